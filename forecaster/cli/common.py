@@ -1,0 +1,51 @@
+"""Options and plumbing shared by the commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.db.engine import make_engine, ping, session_factory
+from forecaster.db.migrate import ensure_schema
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", envvar="FORECASTER_DATABASE_URL", help="SQLAlchemy URL (default: SQLite file)."
+    ),
+]
+ExchangeOption = Annotated[
+    str,
+    typer.Option("--exchange", "-e", help="ccxt exchange id (binance, coinbase, kraken, okx...) or demo."),
+]
+ApiUrlOption = Annotated[
+    str | None,
+    typer.Option("--api-url", envvar="FORECASTER_EXCHANGE_API_URL", help="Replace the exchange's API host."),
+]
+TimeframeOption = Annotated[str, typer.Option("--timeframe", "-t", help="Candle timeframe.")]
+
+
+def settings(database_url: str | None = None, **overrides: object) -> Settings:
+    """Settings from the environment, with the command's options on top."""
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def open_database(config: Settings) -> sessionmaker[Session]:
+    """Connect (one clear error when unreachable) and check the schema (created when empty)."""
+    engine = make_engine(config.database_url.get_secret_value())
+    ping(engine)
+    ensure_schema(engine)
+    return session_factory(engine)
+
+
+def split_symbols(text: str) -> list[str]:
+    symbols = [part.strip() for part in text.split(",") if part.strip()]
+    if not symbols:
+        raise typer.BadParameter("give at least one symbol, e.g. BTC/USDT,ETH/USDT", param_hint="--symbols")
+    return list(dict.fromkeys(symbols))

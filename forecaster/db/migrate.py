@@ -1,0 +1,62 @@
+"""Schema migrations through Alembic: ``forecaster db upgrade`` and the check every command makes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+from forecaster.errors import SchemaOutdated
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    assert head is not None, "no migrations found"
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the database to ``revision``; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+    return before, current_revision(engine) or ""
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create the schema in an empty database; refuse a database at an older schema.
+
+    An empty database (the embedded SQLite default on a first run) is created at once. One that
+    holds an older schema is never migrated behind the user's back: the error points to
+    ``forecaster db upgrade``.
+    """
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None and not inspect(engine).get_table_names():
+        upgrade(engine)
+        return
+    raise SchemaOutdated(
+        f"the database schema is at revision {current or 'none (tables without Alembic history)'}, "
+        f"this forecaster needs {head}: run `forecaster db upgrade`"
+    )

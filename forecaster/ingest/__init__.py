@@ -1,0 +1,1 @@
+"""Ingestion: exchange and CSV candles into the ``candles`` table, validated, idempotent."""

@@ -1,0 +1,190 @@
+"""Ingest one candle series: from an exchange (incremental or backfill) or from a CSV export.
+
+The exchange path checks the market, pages every new closed candle into memory, validates it and
+writes the batch with its ``ingest_runs`` record in one transaction: a failure leaves no partial
+batch, only a ``failed`` record saying why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import ccxt
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db.models import IngestRun
+from forecaster.errors import ForecasterError
+from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock_ms, page_limit
+from forecaster.exchange.retry import RetryPolicy
+from forecaster.ingest.clean import CleanCandles, Gap, Rejected, clean_candles, find_gaps, rows_to_frame
+from forecaster.ingest.fetch import PageProgress, fetch_candles
+from forecaster.ingest.store import SeriesKey, StoredRange, last_before, store_candles, stored_range
+from forecaster.ingest.timeframes import timeframe_ms, to_timedelta
+
+# Where a first backfill starts when nothing is stored and no --since is given.
+DEFAULT_BACKFILL_START = datetime(2017, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest did to one series."""
+
+    key: SeriesKey
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    still_open: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    stored: StoredRange = field(default_factory=lambda: StoredRange(0, None, None))
+    warnings: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One human line: ``binance BTC/USDT 1d: 12 new, 0 updated; stored 2017-08-17..2026-03-30 (3136)``."""
+        stored = (
+            f"stored {self.stored.first:%Y-%m-%d}..{self.stored.last:%Y-%m-%d} ({self.stored.count})"
+            if self.stored.first and self.stored.last
+            else "nothing stored"
+        )
+        parts = [f"{self.key}: {self.new} new, {self.updated} updated; {stored}"]
+        if self.gaps:
+            missing = sum(gap.missing for gap in self.gaps)
+            parts.append(f"{missing} missing in {len(self.gaps)} gaps: {', '.join(map(str, self.gaps[:5]))}")
+        if self.rejected:
+            parts.append(
+                f"{len(self.rejected)} bad candles refused: {self.rejected[0].ts} {self.rejected[0].reason}"
+            )
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicates dropped")
+        return "; ".join(parts + self.warnings)
+
+
+def ingest_from_exchange(
+    exchange: ccxt.Exchange,
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    *,
+    since: datetime | None = None,
+    policy: RetryPolicy | None = None,
+    on_page: Callable[[PageProgress], None] | None = None,
+) -> IngestSummary:
+    """Fetch every closed candle after the last stored one (or from ``since``) and store it."""
+    policy = policy or RetryPolicy()
+    step_ms = timeframe_ms(key.timeframe)
+    check_market(exchange, key.symbol, key.timeframe, policy)
+    started = datetime.now(UTC)
+    try:
+        with sessions() as session:
+            last = stored_range(session, key).last
+        start = since or (last + to_timedelta(key.timeframe) if last else DEFAULT_BACKFILL_START)
+        now_ms = exchange_clock_ms(exchange, policy)
+        rows = fetch_candles(
+            exchange,
+            key.symbol,
+            key.timeframe,
+            since_ms=int(start.timestamp() * 1000),
+            until_ms=now_ms - step_ms + 1,  # open times whose candle has closed
+            limit=page_limit(exchange),
+            policy=policy,
+            on_page=on_page,
+        )
+        clean = clean_candles(rows_to_frame(rows), step_ms, now_ms)
+        summary = save_batch(
+            sessions, key, clean, fetched=len(rows), source="exchange", requested_since=since, started=started
+        )
+    except ForecasterError as exc:
+        record_failure(sessions, key, "exchange", since, started, exc)
+        raise
+    except ccxt.BaseError as exc:
+        error = ForecasterError(f"{exchange.id} refused {key.symbol}: {type(exc).__name__}: {exc}")
+        record_failure(sessions, key, "exchange", since, started, error)
+        raise error from exc
+    if exchange.id in RECENT_ONLY and since is not None:
+        summary.warnings.append(
+            f"{exchange.id} serves only its last {RECENT_ONLY[exchange.id]} candles: older history is not available"
+        )
+    return summary
+
+
+def save_batch(
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    clean: CleanCandles,
+    *,
+    fetched: int,
+    source: str,
+    requested_since: datetime | None,
+    started: datetime,
+) -> IngestSummary:
+    """Upsert a validated batch and record the ingest, in one transaction; report its gaps."""
+    frame = clean.frame
+    summary = IngestSummary(
+        key,
+        fetched=fetched,
+        rejected=clean.rejected,
+        duplicates=clean.duplicates,
+        still_open=clean.still_open,
+    )
+    with sessions.begin() as session:
+        if not frame.empty:
+            previous = last_before(session, key, frame["ts"].iloc[0].to_pydatetime())
+            summary.gaps = find_gaps(frame["ts"], to_timedelta(key.timeframe), _timestamp(previous))
+            counts = store_candles(session, key, frame)
+            summary.new, summary.updated = counts.new, counts.updated
+        summary.stored = stored_range(session, key)
+        session.add(
+            IngestRun(
+                exchange=key.exchange,
+                symbol=key.symbol,
+                timeframe=key.timeframe,
+                source=source,
+                requested_since=requested_since,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status="ok",
+                rows_fetched=fetched,
+                rows_new=summary.new,
+                rows_updated=summary.updated,
+                rows_rejected=len(clean.rejected),
+                first_ts=frame["ts"].iloc[0].to_pydatetime() if not frame.empty else None,
+                last_ts=frame["ts"].iloc[-1].to_pydatetime() if not frame.empty else None,
+                gaps=[gap.as_dict() for gap in summary.gaps],
+                rejected=[{"ts": r.ts, "reason": r.reason} for r in clean.rejected],
+            )
+        )
+    return summary
+
+
+def record_failure(
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    source: str,
+    requested_since: datetime | None,
+    started: datetime,
+    error: Exception,
+) -> None:
+    """Keep a ``failed`` ingest record; the candles of the failed batch were never written."""
+    with sessions.begin() as session:
+        session.add(
+            IngestRun(
+                exchange=key.exchange,
+                symbol=key.symbol,
+                timeframe=key.timeframe,
+                source=source,
+                requested_since=requested_since,
+                started_at=started,
+                finished_at=datetime.now(UTC),
+                status="failed",
+                gaps=[],
+                rejected=[],
+                error=str(error)[:2000],
+            )
+        )
+
+
+def _timestamp(value: datetime | None) -> pd.Timestamp | None:
+    return pd.Timestamp(value) if value is not None else None
