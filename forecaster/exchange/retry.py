@@ -12,9 +12,10 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 from forecaster.errors import ExchangeUnavailable
 
 T = TypeVar("T")
-# NetworkError covers timeouts, 429 (RateLimitExceeded, DDoSProtection), 5xx (ExchangeNotAvailable)
-# and unreadable answers (BadResponse); every other ccxt error is permanent and fails at once.
-TRANSIENT = (ccxt.NetworkError,)
+# ccxt's OperationFailed means "may succeed if retried": its NetworkError covers timeouts, 429
+# (DDoSProtection, RateLimitExceeded) and 5xx (ExchangeNotAvailable), its BadResponse unreadable
+# answers. ExchangeError (BadSymbol, BadRequest, ...) is permanent and fails at once.
+TRANSIENT = (ccxt.OperationFailed,)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,653 @@
+"""A loopback HTTP server that speaks Binance's public spot REST API, for tests and the offline demo.
+
+``LoopbackExchange`` serves candle frames on ``127.0.0.1`` (a free port) so that ccxt's stock ``binance``
+class works against it unpatched: only ``exchange.urls['api']`` changes, through
+``make_exchange("binance", server.url)``.
+
+Endpoints (answers in Binance's documented shapes)
+    ``GET /api/v3/ping``          ``{}``
+    ``GET /api/v3/time``          ``{"serverTime": ms}`` from the server's clock
+    ``GET /api/v3/exchangeInfo``  one active spot market (status TRADING, SPOT permission, PRICE_FILTER,
+                                  LOT_SIZE and NOTIONAL filters) per served symbol
+    ``GET /fapi/v1/exchangeInfo``, ``GET /dapi/v1/exchangeInfo``
+                                  USDⓈ-M and COIN-M futures: no symbols (ccxt loads them by default)
+    ``GET /api/v3/klines``        ``symbol``, ``interval``, ``startTime``, ``endTime``, ``limit`` (default 500,
+                                  1 to 1000): with ``startTime`` the first ``limit`` candles whose open time is
+                                  in ``[startTime, endTime]``, otherwise the last ``limit`` up to ``endTime``;
+                                  oldest first; rows ``[openTime, "open", "high", "low", "close", "volume",
+                                  closeTime, "quoteVolume", trades, "takerBase", "takerQuote", "0"]``.
+    Errors are HTTP 400 with ``{"code": ..., "msg": ...}``: -1121 unknown symbol (ccxt ``BadSymbol``), -1120
+    an interval other than the served one (``BadRequest``), -1102 a missing parameter, -1100 a non-integer,
+    -1130 a limit outside 1..1000, -1023 startTime after endTime. Unknown paths answer 404.
+
+Clock
+    Only candles whose open time is at or before the clock are served, so a clock inside a candle serves
+    that candle as the still-open one, as Binance does (its values are the frame's: the server does not
+    fake a partial candle). ``now=None`` follows the real time; ``set_clock`` moves it.
+
+Faults (``server.faults``; counted on ``/api/v3/klines`` requests unless a ``path`` is given)
+    ``set_latency(0.2)``                       seconds added before every response, on every path
+    ``fail_next(3, status=429, retry_after=1)`` 429/418 with Binance's -1003 body and ``Retry-After``;
+                                               5xx with a plain-text gateway body, or with Binance's JSON
+                                               body when ``code`` is given (e.g. -1001)
+    ``malformed_next(1)``                      a complete 200 whose body is the first half of the JSON
+    ``truncated_next(1)``                      the connection closes halfway through the body
+    ``empty_next(2)``                          ``[]`` instead of the page
+    ``unordered_next(1)``                      the page newest-first
+    ``drop("BTC/USDT", "2024-01-05")``         that candle is missing (until ``clear``)
+    ``duplicate("BTC/USDT", "2024-01-05")``    that candle is served twice in its page
+    ``corrupt("BTC/USDT", "2024-01-05", field="close", value=float("nan"))``
+                                               that field served as Binance would write it ("NaN", "-1.0")
+    ``clear()``                                removes every fault
+    One request uses at most one count fault, the first armed in the order failure, malformed, truncated,
+    empty, unordered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pandas as pd
+
+KLINES_PATH = "/api/v3/klines"
+CANDLE_COLUMNS = ("ts", "open", "high", "low", "close", "volume")
+PRICE_FIELDS = ("open", "high", "low", "close", "volume")
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 1000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_UNIT_MS = {"s": 1_000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_RATE_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+]
+
+# Count faults other than HTTP failures, in the order a request takes them (also RequestFaults' fields).
+_COUNT_FAULTS = ("malformed", "truncated", "empty", "unordered")
+
+TimeLike = datetime | str
+
+
+def timeframe_ms(timeframe: str) -> int:
+    """Length of a Binance interval such as ``1d`` or ``4h`` in milliseconds (``1M`` has none)."""
+    amount, unit = timeframe[:-1], timeframe[-1:]
+    if not amount.isdigit() or unit not in _UNIT_MS or int(amount) == 0:
+        raise ValueError(f"unsupported timeframe {timeframe!r}: use e.g. 1m, 4h, 1d, 1w")
+    return int(amount) * _UNIT_MS[unit]
+
+
+def to_ms(when: TimeLike) -> int:
+    """Milliseconds since the epoch of a tz-aware datetime or an ISO string (read as UTC when naive)."""
+    if isinstance(when, str):
+        stamp = pd.Timestamp(when)
+        moment: datetime = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp
+    else:
+        moment = when
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware UTC datetime")
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def market_id(symbol: str) -> str:
+    """Binance's id of a ccxt unified spot symbol: ``BTC/USDT`` -> ``BTCUSDT``."""
+    base, _, quote = symbol.partition("/")
+    if not base or not quote:
+        raise ValueError(f"bad symbol {symbol!r}: expected a ccxt unified spot symbol such as BTC/USDT")
+    return base + quote
+
+
+def format_decimal(value: float) -> str:
+    """A decimal as Binance writes it (8 places), or the shortest exact form when 8 places would round it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    text = f"{value:.8f}"
+    return text if float(text) == value else np.format_float_positional(value, trim="-")
+
+
+@dataclass(frozen=True)
+class HttpFailure:
+    """An HTTP error answer armed by ``Faults.fail_next``."""
+
+    status: int
+    retry_after: float | None
+    code: int | None
+
+
+@dataclass(frozen=True)
+class RequestFaults:
+    """The faults one request takes: built by ``Faults.take`` under its lock."""
+
+    latency: float = 0.0
+    failure: HttpFailure | None = None
+    malformed: bool = False
+    truncated: bool = False
+    empty: bool = False
+    unordered: bool = False
+
+
+@dataclass(frozen=True)
+class RowFaults:
+    """A snapshot of the candle faults of one symbol, keyed by open time in milliseconds."""
+
+    dropped: frozenset[int] = frozenset()
+    duplicated: frozenset[int] = frozenset()
+    corrupted: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+
+
+class Faults:
+    """Thread-safe fault injection for a ``LoopbackExchange``; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+
+    def _reset(self) -> None:
+        self._latency = 0.0
+        self._failures: dict[str, list[HttpFailure]] = {}
+        self._counts: dict[tuple[str, str], int] = {}
+        self._dropped: set[tuple[str, int]] = set()
+        self._duplicated: set[tuple[str, int]] = set()
+        self._corrupted: dict[tuple[str, int], dict[str, float]] = {}
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every response, on every path, by ``seconds``."""
+        with self._lock:
+            self._latency = max(0.0, seconds)
+
+    def fail_next(
+        self,
+        count: int = 1,
+        *,
+        status: int = 503,
+        retry_after: float | None = None,
+        code: int | None = None,
+        path: str = KLINES_PATH,
+    ) -> None:
+        """Answer the next ``count`` requests to ``path`` with HTTP ``status`` instead of the data.
+
+        429 and 418 carry Binance's ``{"code": -1003}`` body and a ``Retry-After`` header (``retry_after``,
+        default 1 s). Other statuses carry a plain-text body as a gateway would, or Binance's JSON error
+        body with ``code`` when it is given.
+        """
+        if status in (418, 429):
+            code = -1003 if code is None else code
+            retry_after = 1 if retry_after is None else retry_after
+        with self._lock:
+            self._failures.setdefault(path, []).extend([HttpFailure(status, retry_after, code)] * count)
+
+    def malformed_next(self, count: int = 1, *, path: str = KLINES_PATH) -> None:
+        """Answer the next ``count`` requests to ``path`` with a 200 whose JSON body is truncated."""
+        self._arm("malformed", count, path)
+
+    def truncated_next(self, count: int = 1, *, path: str = KLINES_PATH) -> None:
+        """Close the connection halfway through the body of the next ``count`` answers to ``path``."""
+        self._arm("truncated", count, path)
+
+    def empty_next(self, count: int = 1) -> None:
+        """Answer the next ``count`` klines requests with an empty page ``[]``."""
+        self._arm("empty", count, KLINES_PATH)
+
+    def unordered_next(self, count: int = 1) -> None:
+        """Serve the next ``count`` klines pages newest-first."""
+        self._arm("unordered", count, KLINES_PATH)
+
+    def _arm(self, kind: str, count: int, path: str) -> None:
+        with self._lock:
+            self._counts[(kind, path)] = self._counts.get((kind, path), 0) + count
+
+    def drop(self, symbol: str, open_time: TimeLike) -> None:
+        """Leave the candle of ``symbol`` opening at ``open_time`` out of every page."""
+        with self._lock:
+            self._dropped.add((symbol, to_ms(open_time)))
+
+    def duplicate(self, symbol: str, open_time: TimeLike) -> None:
+        """Serve the candle of ``symbol`` opening at ``open_time`` twice in a row (the page keeps ``limit``)."""
+        with self._lock:
+            self._duplicated.add((symbol, to_ms(open_time)))
+
+    def corrupt(self, symbol: str, open_time: TimeLike, *, field: str = "close", value: float = float("nan")) -> None:
+        """Serve ``field`` (open, high, low, close or volume) of that candle as ``value``, e.g. NaN or -1."""
+        if field not in PRICE_FIELDS:
+            raise ValueError(f"unknown candle field {field!r}: use one of {', '.join(PRICE_FIELDS)}")
+        with self._lock:
+            self._corrupted.setdefault((symbol, to_ms(open_time)), {})[field] = value
+
+    def clear(self) -> None:
+        """Remove every fault and the latency."""
+        with self._lock:
+            self._reset()
+
+    def take(self, path: str) -> RequestFaults:
+        """Use up the count fault that applies to one request to ``path``, if one is armed."""
+        with self._lock:
+            failures = self._failures.get(path)
+            if failures:
+                return RequestFaults(self._latency, failures.pop(0))
+            for kind in _COUNT_FAULTS:
+                if self._counts.get((kind, path), 0) > 0:
+                    self._counts[(kind, path)] -= 1
+                    return RequestFaults(self._latency, None, **{kind: True})
+            return RequestFaults(self._latency)
+
+    def rows(self, symbol: str) -> RowFaults:
+        """The candle faults of ``symbol``."""
+        with self._lock:
+            return RowFaults(
+                frozenset(ms for sym, ms in self._dropped if sym == symbol),
+                frozenset(ms for sym, ms in self._duplicated if sym == symbol),
+                {ms: dict(values) for (sym, ms), values in self._corrupted.items() if sym == symbol},
+            )
+
+
+class ApiError(Exception):
+    """A Binance error answer: HTTP 400 with ``{"code": code, "msg": msg}``."""
+
+    def __init__(self, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the handler writes back."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json;charset=UTF-8"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # A Content-Length larger than the body: the connection closes before the client has it all.
+    declared_length: int | None = None
+
+
+@dataclass(frozen=True)
+class _Series:
+    """One symbol's candles as arrays: open times (ms) and rows of open, high, low, close, volume."""
+
+    open_ms: np.ndarray
+    values: np.ndarray
+
+
+def _series(frame: pd.DataFrame) -> _Series:
+    missing = [column for column in CANDLE_COLUMNS if column not in frame.columns]
+    if missing:
+        raise ValueError(f"candle frame lacks columns {missing}: expected {list(CANDLE_COLUMNS)}")
+    stamps = pd.DatetimeIndex(frame["ts"])
+    if stamps.tz is None:
+        raise ValueError("candle frame column ts is naive: use tz-aware UTC datetimes")
+    open_ms = stamps.tz_convert(UTC).as_unit("ms").asi8
+    values = frame[list(PRICE_FIELDS)].to_numpy(dtype=np.float64)
+    order = np.argsort(open_ms, kind="stable")
+    return _Series(np.ascontiguousarray(open_ms[order]), np.ascontiguousarray(values[order]))
+
+
+def _merge(old: _Series, new: _Series) -> _Series:
+    """``old`` with ``new``'s rows added; a row of ``new`` replaces one of ``old`` at the same open time."""
+    keep = ~np.isin(old.open_ms, new.open_ms)
+    open_ms = np.concatenate([old.open_ms[keep], new.open_ms])
+    values = np.concatenate([old.values[keep], new.values])
+    order = np.argsort(open_ms, kind="stable")
+    return _Series(open_ms[order], values[order])
+
+
+def _int_param(query: Mapping[str, str], name: str) -> int | None:
+    text = query.get(name)
+    if text is None or text == "":
+        return None
+    if not text.isdigit():
+        raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+    return int(text)
+
+
+def _kline_row(open_ms: int, values: Mapping[str, float], interval_ms: int) -> list[Any]:
+    volume = values["volume"]
+    typical = (values["open"] + values["high"] + values["low"] + values["close"]) / 4
+    quote = volume * typical
+    trades = int(quote / 500) + 1 if math.isfinite(quote) and quote > 0 else 0
+    return [
+        open_ms,
+        *(format_decimal(values[name]) for name in PRICE_FIELDS),
+        open_ms + interval_ms - 1,
+        format_decimal(quote),
+        trades,
+        format_decimal(volume / 2),
+        format_decimal(quote / 2),
+        "0",
+    ]
+
+
+def _symbol_info(symbol: str, series: _Series) -> dict[str, Any]:
+    base, _, quote = symbol.partition("/")
+    closes = series.values[:, 3]
+    level = float(np.nanmedian(closes)) if np.isfinite(closes).any() else 1.0
+    tick = 10.0 ** min(-2, max(-8, math.floor(math.log10(max(level, 1e-8))) - 5))
+    step = 10.0 ** min(0, max(-8, -math.floor(math.log10(max(level, 1e-8))) - 1))
+    return {
+        "symbol": base + quote,
+        "status": "TRADING",
+        "baseAsset": base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": format_decimal(tick),
+                "maxPrice": "1000000.00000000",
+                "tickSize": format_decimal(tick),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": format_decimal(step),
+                "maxQty": "9000000.00000000",
+                "stepSize": format_decimal(step),
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": "5.00000000",
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT", "MARGIN"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    """The stdlib server, holding the ``LoopbackExchange`` its handlers answer for."""
+
+    daemon_threads = True
+
+    def __init__(self, exchange: LoopbackExchange) -> None:
+        super().__init__(("127.0.0.1", exchange.port), _Handler)
+        self.exchange = exchange
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore clients that hang up early (a ccxt timeout during injected latency); report the rest."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Parses a GET, asks the ``LoopbackExchange`` for the answer and writes it (HTTP/1.0, one per connection)."""
+
+    server: _HTTPServer
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {name: values[-1] for name, values in parse_qs(parts.query, keep_blank_values=True).items()}
+        response = self.server.exchange.handle(parts.path, query)
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        declared = len(response.body) if response.declared_length is None else response.declared_length
+        self.send_header("Content-Length", str(declared))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: tests count requests through ``LoopbackExchange.requests``."""
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(status, json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
+
+
+class LoopbackExchange:
+    """A Binance-compatible HTTP server on 127.0.0.1 serving candle frames keyed by ccxt unified symbol.
+
+    Use it as a context manager (or ``start``/``stop``) and point ccxt at it with
+    ``make_exchange("binance", server.url)``. Frames have the columns ``ts`` (tz-aware UTC candle open
+    time), open, high, low, close, volume. Every public method is thread-safe.
+    """
+
+    def __init__(
+        self,
+        candles: Mapping[str, pd.DataFrame],
+        *,
+        timeframe: str = "1d",
+        now: datetime | None = None,
+        port: int = 0,
+    ) -> None:
+        self.timeframe = timeframe
+        self.interval_ms = timeframe_ms(timeframe)
+        self.port = port
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._series = {symbol: _series(frame) for symbol, frame in candles.items()}
+        self._ids = {market_id(symbol): symbol for symbol in self._series}
+        self._now_ms = None if now is None else to_ms(now)
+        self._requests: list[tuple[str, dict[str, str]]] = []
+        self._server: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._routes: dict[str, Callable[[Mapping[str, str], RequestFaults], Response]] = {
+            "/api/v3/ping": lambda query, faults: _json(200, {}),
+            "/api/v3/time": lambda query, faults: _json(200, {"serverTime": self.clock_ms()}),
+            "/api/v3/exchangeInfo": lambda query, faults: _json(200, self._exchange_info()),
+            "/fapi/v1/exchangeInfo": lambda query, faults: _json(200, self._futures_info("U_MARGINED")),
+            "/dapi/v1/exchangeInfo": lambda query, faults: _json(200, self._futures_info("COIN_MARGINED")),
+            KLINES_PATH: self._klines,
+        }
+
+    # lifecycle
+
+    def start(self) -> Self:
+        """Bind a port and serve in a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the loopback exchange is already running")
+        self._server = _HTTPServer(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="loopback-exchange", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down, close its socket and join its thread."""
+        if self._server is None or self._thread is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+        self._server, self._thread = None, None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the running server."""
+        if self._server is None:
+            raise RuntimeError("the loopback exchange is not running: use start() or a with block")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    # clock and data
+
+    def clock_ms(self) -> int:
+        """The server's clock in milliseconds: the set time, or the real time when none is set."""
+        with self._lock:
+            now_ms = self._now_ms
+        return to_ms(datetime.now(UTC)) if now_ms is None else now_ms
+
+    def set_clock(self, now: datetime | None) -> None:
+        """Move the clock (tz-aware); ``None`` follows the real time."""
+        now_ms = None if now is None else to_ms(now)
+        with self._lock:
+            self._now_ms = now_ms
+
+    def set_candles(self, symbol: str, frame: pd.DataFrame) -> None:
+        """Serve ``frame`` as the candles of ``symbol`` (a new symbol joins exchangeInfo)."""
+        series = _series(frame)
+        with self._lock:
+            self._series[symbol] = series
+            self._ids[market_id(symbol)] = symbol
+
+    def extend(self, symbol: str, frame: pd.DataFrame) -> None:
+        """Add ``frame``'s candles to ``symbol``'s; a candle at an existing open time replaces the old one."""
+        series = _series(frame)
+        with self._lock:
+            old = self._series.get(symbol)
+            self._series[symbol] = series if old is None else _merge(old, series)
+            self._ids[market_id(symbol)] = symbol
+
+    @property
+    def symbols(self) -> list[str]:
+        """The served ccxt unified symbols."""
+        with self._lock:
+            return list(self._series)
+
+    # request log
+
+    @property
+    def requests(self) -> list[tuple[str, dict[str, str]]]:
+        """A copy of the (path, query) of every request seen, oldest first."""
+        with self._lock:
+            return [(path, dict(query)) for path, query in self._requests]
+
+    @property
+    def klines_requests(self) -> int:
+        """How many requests reached ``/api/v3/klines``."""
+        with self._lock:
+            return sum(path == KLINES_PATH for path, _ in self._requests)
+
+    def reset_requests(self) -> None:
+        """Forget the requests seen so far."""
+        with self._lock:
+            self._requests.clear()
+
+    # answering
+
+    def handle(self, path: str, query: Mapping[str, str]) -> Response:
+        """The answer to ``GET path?query``, with the faults armed for it."""
+        with self._lock:
+            self._requests.append((path, dict(query)))
+        faults = self.faults.take(path)
+        if faults.latency:
+            time.sleep(faults.latency)
+        if faults.failure is not None:
+            return _failure(faults.failure)
+        route = self._routes.get(path)
+        if route is None:
+            return Response(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
+        try:
+            response = route(query, faults)
+        except ApiError as error:
+            response = _json(400, {"code": error.code, "msg": error.msg})
+        if faults.malformed or faults.truncated:
+            half = response.body[: max(1, len(response.body) // 2)]
+            return replace(response, body=half, declared_length=len(response.body) if faults.truncated else None)
+        return response
+
+    def _exchange_info(self) -> dict[str, Any]:
+        with self._lock:
+            symbols = [_symbol_info(symbol, series) for symbol, series in self._series.items()]
+        return {
+            "timezone": "UTC",
+            "serverTime": self.clock_ms(),
+            "rateLimits": _RATE_LIMITS,
+            "exchangeFilters": [],
+            "symbols": symbols,
+        }
+
+    def _futures_info(self, futures_type: str) -> dict[str, Any]:
+        return {
+            "timezone": "UTC",
+            "serverTime": self.clock_ms(),
+            "futuresType": futures_type,
+            "rateLimits": _RATE_LIMITS,
+            "exchangeFilters": [],
+            "assets": [],
+            "symbols": [],
+        }
+
+    def _klines(self, query: Mapping[str, str], faults: RequestFaults) -> Response:
+        symbol, series = self._klines_series(query)
+        limit = _int_param(query, "limit")
+        limit = DEFAULT_LIMIT if limit is None else limit
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ApiError(-1130, "Data sent for parameter 'limit' is not valid.")
+        start, end = _int_param(query, "startTime"), _int_param(query, "endTime")
+        if start is not None and end is not None and start > end:
+            raise ApiError(-1023, "Start time is greater than end time.")
+        if faults.empty:
+            return _json(200, [])
+        row_faults = self.faults.rows(symbol)
+        last = self.clock_ms() if end is None else min(end, self.clock_ms())
+        open_ms = series.open_ms
+        visible = (open_ms <= last) & ~np.isin(open_ms, list(row_faults.dropped))
+        if start is not None:
+            chosen = np.flatnonzero(visible & (open_ms >= start))[:limit]
+        else:
+            chosen = np.flatnonzero(visible)[-limit:]
+        rows: list[list[Any]] = []
+        for index in chosen:
+            ms = int(open_ms[index])
+            values = dict(zip(PRICE_FIELDS, series.values[index].tolist(), strict=True))
+            row = _kline_row(ms, values, self.interval_ms)
+            for name, value in row_faults.corrupted.get(ms, {}).items():
+                row[1 + PRICE_FIELDS.index(name)] = format_decimal(value)
+            rows.extend([row, row] if ms in row_faults.duplicated else [row])
+        rows = rows[:limit]
+        if faults.unordered:
+            rows.reverse()
+        return _json(200, rows)
+
+    def _klines_series(self, query: Mapping[str, str]) -> tuple[str, _Series]:
+        for name in ("symbol", "interval"):
+            if not query.get(name):
+                raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        with self._lock:
+            symbol = self._ids.get(query["symbol"])
+            series = None if symbol is None else self._series[symbol]
+        if symbol is None or series is None:
+            raise ApiError(-1121, "Invalid symbol.")
+        if query["interval"] != self.timeframe:
+            raise ApiError(-1120, "Invalid interval.")
+        return symbol, series
+
+
+def _failure(failure: HttpFailure) -> Response:
+    headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
+    if failure.code is not None:
+        messages = {-1003: "Too many requests; current limit of IP is 6000 requests per 1 MINUTE."}
+        msg = messages.get(failure.code, "Internal error; unable to process your request. Please try again.")
+        body = json.dumps({"code": failure.code, "msg": msg}).encode()
+        return Response(failure.status, body, headers=headers)
+    return Response(failure.status, f"{failure.status} gateway error".encode(), "text/plain", headers)
