@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 
 class Settings(BaseSettings):
@@ -47,5 +48,5 @@ def redact_url(url: str) -> str:
     """Mask the password of a database URL (``postgresql://u:***@host/db``)."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except ArgumentError:  # an unparsable URL is shown as nothing rather than leaked
         return "<unparsable database URL>"

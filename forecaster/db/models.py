@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from forecaster.db.types import UTCDateTime
@@ -55,3 +55,91 @@ class IngestRun(Base):
     gaps: Mapped[list[Any]] = mapped_column(JSON, default=list)
     rejected: Mapped[list[Any]] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Run(Base):
+    """One run of the job: daily (scheduled), manual, or backtest."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # daily, manual, backtest
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    as_of: Mapped[datetime | None]
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16))  # running, completed, failed
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class ModelVersion(Base):
+    """A trained checkpoint, registered only once its file is on disk."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    timeframe: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+    mode: Mapped[str] = mapped_column(String(16))  # full, finetune
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    train_start: Mapped[datetime]
+    train_end: Mapped[datetime]
+    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    train_loss: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
+    epochs: Mapped[int]
+    duration_s: Mapped[float] = mapped_column(Float)
+    checkpoint_path: Mapped[str] = mapped_column(String(1024))
+    checkpoint_sha256: Mapped[str] = mapped_column(String(64))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Forecast(Base):
+    """One forecast of one model for one horizon. ``run_kind`` is ``live`` or ``backtest``."""
+
+    __tablename__ = "forecasts"
+    __table_args__ = (
+        UniqueConstraint(
+            "model", "exchange", "symbol", "timeframe", "as_of", "horizon", "run_kind", name="uq_forecasts_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    run_kind: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(32))
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    exchange: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    timeframe: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[datetime]
+    target_ts: Mapped[datetime]
+    horizon: Mapped[int]
+    yhat: Mapped[float] = mapped_column(Float)
+    yhat_lower: Mapped[float | None] = mapped_column(Float)
+    yhat_upper: Mapped[float | None] = mapped_column(Float)
+    beats_naive: Mapped[bool | None]
+    gate_mae_ratio: Mapped[float | None] = mapped_column(Float)
+    gate_pvalue: Mapped[float | None] = mapped_column(Float)
+    gate_n: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class ForecastError(Base):
+    """The score of a forecast once its target candle has arrived."""
+
+    __tablename__ = "forecast_errors"
+
+    forecast_id: Mapped[int] = mapped_column(ForeignKey("forecasts.id", ondelete="CASCADE"), primary_key=True)
+    actual: Mapped[float] = mapped_column(Float)
+    error: Mapped[float] = mapped_column(Float)  # actual - yhat
+    abs_error: Mapped[float] = mapped_column(Float)
+    ape: Mapped[float] = mapped_column(Float)  # |error| / |actual|, a fraction
+    direction_hit: Mapped[bool | None]
+    inside_interval: Mapped[bool | None]
+    evaluated_at: Mapped[datetime]

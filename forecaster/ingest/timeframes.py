@@ -18,7 +18,7 @@ def timeframe_ms(timeframe: str) -> int:
         raise InputError(f"unsupported timeframe {timeframe!r}: use a fixed length such as 1h, 4h, 1d or 1w")
     try:
         seconds = ccxt.Exchange.parse_timeframe(timeframe)
-    except Exception:
+    except (ValueError, ccxt.BaseError):
         raise InputError(f"unsupported timeframe {timeframe!r}: use e.g. 1h, 4h, 1d or 1w") from None
     if seconds <= 0:
         raise InputError(f"unsupported timeframe {timeframe!r}")
