@@ -104,6 +104,7 @@ def _invalid_reasons(frame: pd.DataFrame, step_ms: int) -> pd.Series:
         (~is_aligned(frame["ts"], step_ms).to_numpy(), "open time not aligned to the timeframe"),
         (~np.isfinite(prices).all(axis=1), "price is missing or not a number"),
         ((prices <= 0).any(axis=1), "price is not positive"),
+        (frame["high"].to_numpy() < frame["low"].to_numpy(), "high below low"),
         (
             frame["low"].to_numpy() > frame[["open", "close"]].min(axis=1).to_numpy(),
             "low above open or close",

@@ -1,0 +1,142 @@
+"""The ``forecaster`` command as users run it: real process entry, real database, one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, inspect, select
+
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.models import Candle
+from tests.conftest import DATA
+
+
+def forecaster(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from forecaster.cli import main; main()", *args, "--database-url", database_url],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def count_candles(database_url: str) -> int:
+    """Stored candles; 0 where the command never even created the schema."""
+    engine = make_engine(database_url)
+    if not inspect(engine).has_table("candles"):
+        return 0
+    with session_factory(engine)() as session:
+        count = session.scalar(select(func.count()).select_from(Candle)) or 0
+    engine.dispose()
+    return count
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
+    result = forecaster(
+        "ingest", "--exchange", "demo", "--symbols", "BTC/USDT,ETH/USDT", database_url=sqlite_url, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert (
+        len(lines) == 2
+        and lines[0].startswith("demo BTC/USDT 1d: ")
+        and " new, 0 updated; stored 2018-01-01.." in lines[0]
+    )
+    assert "page 2" in result.stderr  # progress on a multi-page backfill
+    first = count_candles(sqlite_url)
+    again = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=sqlite_url, cwd=tmp_path)
+    assert again.returncode == 0 and ": 0 new, 0 updated" in again.stdout
+    assert count_candles(sqlite_url) == first
+
+
+def test_csv_import_of_real_history(sqlite_url, tmp_path):
+    csv = DATA / "ETHUSDT.csv"
+    if not csv.exists():
+        pytest.skip(f"real candles not found at {csv}")
+    result = forecaster(
+        "import-csv", str(csv), "--exchange", "binance", "--symbol", "ETH/USDT", database_url=sqlite_url, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "3142 new" in result.stdout and "6 missing in 4 gaps" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "--exchange", "nosuchex", "--symbols", "BTC/USDT"], "unknown exchange 'nosuchex'"),
+        (["ingest", "--exchange", "demo", "--symbols", "BTC/USDX"], "unknown symbol 'BTC/USDX' on binance"),
+        (
+            ["ingest", "--exchange", "demo", "--symbols", "BTC/USDT", "--since", "2024-13-45"],
+            "bad --since '2024-13-45'",
+        ),
+        (["ingest", "--exchange", "demo", "--symbols", "BTC/USDT", "--since", "2999-01-01"], "lies in the future"),
+        (["ingest", "--exchange", "demo", "--symbols", "BTC/USDT", "--timeframe", "1M"], "unsupported timeframe '1M'"),
+    ],
+)
+def test_bad_ingest_input_is_one_clear_line_and_writes_nothing(args, message, sqlite_url, tmp_path):
+    result = forecaster(*args, database_url=sqlite_url, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count_candles(sqlite_url) == 0
+
+
+CSV_HEADER = "timestamp,open,high,low,close,volume\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("timestamp,open,high,low,close\n2024-01-01,1,2,0.5,1.5\n", "missing column(s) volume"),
+        (CSV_HEADER + "2024-01-01,1,2,0.5,1.5,10\n2024-01-02,1,two,0.5,1.5,10\n", ":3: high is not a number: 'two'"),
+        (CSV_HEADER + "2024-01-01,1,2,0.5,1.5,10\n2024-01-02,1,0.4,0.5,0.45,10\n", "high below low"),
+        (CSV_HEADER + "2024-01-01,1,2,0.5,1.5,10\nyesterday,1,2,0.5,1.5,10\n", "not a date or epoch milliseconds"),
+    ],
+)
+def test_bad_csv_is_refused_whole(content, message, sqlite_url, tmp_path):
+    path = tmp_path / "candles.csv"
+    path.write_text(content)
+    result = forecaster(
+        "import-csv", str(path), "--exchange", "binance", "--symbol", "BTC/USDT", database_url=sqlite_url, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert count_candles(sqlite_url) == 0
+
+
+def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
+    path = tmp_path / "candles.csv"
+    path.write_text(CSV_HEADER + "1704067200000,1,2,0.5,1.5,10\n1704153600000,1.5,2,1,1.2,5\n")
+    assert (
+        forecaster(
+            "import-csv", str(path), "--exchange", "x", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text(
+        "date,open,high,low,close,volume\n2024-01-03T00:00:00Z,1,2,0.5,1.5,10\n2024-01-04T01:00:00+01:00,1.5,2,1,1.2,5\n"
+    )
+    result = forecaster(
+        "import-csv", str(mixed), "--exchange", "x", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 new" in result.stdout and "stored 2024-01-01..2024-01-04 (4)" in result.stdout
+
+
+def test_unreachable_database_is_one_line_without_password(tmp_path):
+    url = "postgresql+psycopg://app:s3cret@127.0.0.1:1/none"
+    result = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=url, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot reach the database postgresql+psycopg://app:***@127.0.0.1:1/none")
+    assert "s3cret" not in result.stderr + result.stdout
