@@ -1,0 +1,77 @@
+"""``TrainedModel``: everything a forecast needs, kept together (weights, scaler, intervals, configs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.features import to_prices
+from forecaster.model.network import BiLSTMGRU
+from forecaster.model.scaling import Scaler
+
+Mode = Literal["full", "finetune"]
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A trained network and the fit that goes with it.
+
+    ``train_start``/``train_end`` bound the training window (``train_end`` is the as-of candle);
+    ``last_full_end`` is the as-of of the latest full retrain in this model's lineage (itself
+    when ``mode == "full"``). ``interval_lower``/``interval_upper`` are log-price residual
+    quantiles per horizon (see ``intervals.py``). Losses are MSE on scaled targets, evaluated
+    without dropout on the final weights.
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    model_config: ModelConfig
+    train_config: TrainConfig
+    scaler_state: dict[str, Any]
+    interval_lower: tuple[float, ...]
+    interval_upper: tuple[float, ...]
+    train_start: pd.Timestamp
+    train_end: pd.Timestamp
+    last_full_end: pd.Timestamp
+    train_loss: float
+    val_loss: float
+    epochs: int
+    seconds: float
+    seed: int
+    mode: Mode
+    train_loss_history: tuple[float, ...]
+    val_loss_history: tuple[float, ...]
+
+    def scaler(self) -> Scaler:
+        return Scaler.from_state(self.scaler_state)
+
+    def network(self) -> BiLSTMGRU:
+        """A CPU copy of the network with these weights, in eval mode."""
+        cfg = self.model_config
+        net = BiLSTMGRU(len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout)
+        net.load_state_dict(self.state_dict)
+        return net.eval()
+
+
+def predict_scaled(net: BiLSTMGRU, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+    """Network outputs (N, K) for scaled inputs (N, L, F), without dropout or gradients."""
+    net.eval()
+    with torch.no_grad():
+        parts = [net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return torch.cat(parts).cpu().numpy().astype(float)
+
+
+def predict_prices(
+    net: BiLSTMGRU, x: torch.Tensor, anchor_close: np.ndarray, scaler: Scaler, target: str
+) -> np.ndarray:
+    """Point forecasts in prices (N, K)."""
+    return to_prices(scaler.inverse_target(predict_scaled(net, x)), anchor_close, target)
+
+
+def mse_loss(net: BiLSTMGRU, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean squared error on scaled targets, as in training."""
+    return float(np.mean((predict_scaled(net, x) - y.numpy()) ** 2))

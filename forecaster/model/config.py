@@ -1,0 +1,74 @@
+"""Typed, frozen configuration of the network (``ModelConfig``) and of its training (``TrainConfig``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Feature names a ``ModelConfig`` may ask for; their definitions live in ``features.py``.
+KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "range", "volume_change", "body")
+
+Target = Literal["log_return", "close"]
+Scaling = Literal["standard", "minmax"]
+
+
+class ModelConfig(BaseModel):
+    """What the network sees and predicts.
+
+    The defaults are the walk-forward winner documented in ``docs/model.md``: daily log returns
+    in, the next ``horizon`` daily log returns out (turned back into prices), standardised with
+    statistics of the training part only.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookback: int = Field(default=60, ge=2, description="Days of features the network reads.")
+    horizon: int = Field(default=7, ge=1, description="Days ahead it predicts directly, 1..horizon.")
+    lstm_hidden: int = Field(default=64, ge=1, description="Hidden size per direction of the BiLSTM.")
+    gru_hidden: int = Field(default=32, ge=1)
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
+    features: tuple[str, ...] = Field(default=("log_return",), min_length=1)
+    target: Target = "log_return"
+    scaling: Scaling = Field(default="standard", description="Standardise, or MinMax to [0, 1] (reference).")
+    interval_level: float = Field(default=0.8, gt=0.0, lt=1.0)
+    max_bridged_days: int = Field(
+        default=3,
+        ge=0,
+        description="Missing days a forecast's input window may bridge (log-linear), before the model is skipped.",
+    )
+
+    @field_validator("features")
+    @classmethod
+    def _known_features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in value if name not in KNOWN_FEATURES]
+        if unknown:
+            raise ValueError(f"unknown feature(s) {unknown}; known features are {list(KNOWN_FEATURES)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"features repeat a name: {list(value)}")
+        return value
+
+
+class TrainConfig(BaseModel):
+    """How and on what window a model is trained, and when the ``auto`` policy retrains in full."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    window_days: int = Field(default=730, ge=2, description="Calendar days ending at the as-of candle.")
+    val_days: int = Field(default=90, ge=1, description="Chronological validation tail, in calendar days.")
+    max_epochs: int = Field(default=20, ge=1)
+    patience: int = Field(default=4, ge=1, description="Epochs without a better val loss before stopping.")
+    finetune_epochs: int = Field(default=1, ge=1, description="Epochs of a warm-started fine-tune.")
+    batch_size: int = Field(default=64, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0.0)
+    seed: int = 42
+    full_retrain_every_days: int = Field(default=7, ge=1)
+    degrade_margin: float = Field(default=0.2, ge=0.0, description="Relative val-loss rise that forces a full retrain.")
+    accelerator: str = Field(default="auto", description="Lightning accelerator: 'auto', 'cpu', 'gpu'.")
+    progress_bar: bool = Field(default=False, description="Lightning progress bar (the CLI turns it on).")
+
+    @model_validator(mode="after")
+    def _val_inside_window(self) -> TrainConfig:
+        if self.val_days >= self.window_days:
+            raise ValueError(f"val_days ({self.val_days}) must be shorter than window_days ({self.window_days})")
+        return self

@@ -1,0 +1,72 @@
+"""Training logic around ``BiLSTMGRU``: steps, loss and optimiser, plus a loss-history callback."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from forecaster.model.network import BiLSTMGRU
+
+
+class ForecastModule(pl.LightningModule):
+    """Mean squared error on the scaled targets of every horizon, equally weighted; Adam."""
+
+    def __init__(
+        self,
+        n_features: int,
+        horizon: int,
+        lstm_hidden: int = 64,
+        gru_hidden: int = 32,
+        dropout: float = 0.2,
+        learning_rate: float = 1e-3,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = BiLSTMGRU(n_features, horizon, lstm_hidden, gru_hidden, dropout)
+        self.loss = nn.MSELoss()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = self.loss(self.net(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_loss", self.loss(self.net(x), y), on_step=False, on_epoch=True, batch_size=len(x))
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
+
+
+class EpochTracker(pl.Callback):
+    """Records per-epoch train/val loss and restores the weights of the best validation epoch at the end."""
+
+    def __init__(self) -> None:
+        self.train_history: list[float] = []
+        self.val_history: list[float] = []
+        self.best_val = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        val = float(trainer.callback_metrics["val_loss"])
+        self.val_history.append(val)
+        if val < self.best_val:
+            self.best_val = val
+            self.best_state = copy.deepcopy(pl_module.state_dict())
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.train_history.append(float(trainer.callback_metrics["train_loss"]))
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.best_state is not None:
+            pl_module.load_state_dict(self.best_state)

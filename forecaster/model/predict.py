@@ -1,0 +1,74 @@
+"""``forecast``: prices 1..K days after ``as_of`` with conformal intervals, from candles up to ``as_of``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from forecaster.model.artifact import TrainedModel, predict_prices
+from forecaster.model.features import ONE_DAY, check_as_of, check_candles, feature_frame
+from forecaster.model.intervals import apply_intervals
+
+FORECAST_COLUMNS: tuple[str, ...] = ("horizon", "target_ts", "yhat", "yhat_lower", "yhat_upper")
+
+
+def recent_history(candles: pd.DataFrame, as_of: pd.Timestamp, days: int, max_bridged: int = 0) -> pd.DataFrame:
+    """The ``days`` daily candles ending at ``as_of``, with at most ``max_bridged`` missing ones bridged.
+
+    A missing day inside the window is bridged by interpolating prices linearly in log space (and
+    volume linearly) between its neighbours; one at the window's start takes its nearest neighbour.
+    The bridged days are listed in ``frame.attrs["bridged"]``. The candle of ``as_of`` itself, or
+    more than ``max_bridged`` missing days: ``ValueError`` naming them.
+    """
+    check_candles(candles)
+    as_of = check_as_of(as_of)
+    expected = pd.date_range(end=as_of, periods=days, freq="D")
+    recent = candles.loc[(candles["ts"] >= expected[0]) & (candles["ts"] <= as_of)].set_index("ts")
+    recent = recent.reindex(expected)
+    missing = recent.index[recent["close"].isna()]
+    if len(missing) > max_bridged or as_of in missing:
+        shown = ", ".join(str(ts.date()) for ts in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(
+            f"forecast as of {as_of.date()} needs the {days} daily candles ending there "
+            f"(at most {max_bridged} missing); {len(missing)} missing: {shown}"
+        )
+    if len(missing):
+        prices = ["open", "high", "low", "close"]
+        recent[prices] = np.exp(np.log(recent[prices]).interpolate(limit_direction="both"))
+        recent["volume"] = recent["volume"].interpolate(limit_direction="both")
+    frame = recent.rename_axis("ts").reset_index()
+    frame.attrs["bridged"] = [ts.date().isoformat() for ts in missing]
+    return frame
+
+
+def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Point forecasts and intervals for horizons 1..K, using only candles with ``ts <= as_of``.
+
+    Needs ``lookback + 1`` daily candles ending at ``as_of`` (one more than the lookback: the
+    first row only feeds the day-over-day features), of which at most ``max_bridged_days`` may be
+    missing and are bridged (see ``recent_history``; listed in the result's ``attrs["bridged"]``).
+    ``target_ts`` is ``as_of + h`` days, the open time of the candle whose close is forecast.
+    """
+    cfg = model.model_config
+    as_of = check_as_of(as_of)
+    history = recent_history(candles, as_of, cfg.lookback + 1, cfg.max_bridged_days)
+    frame = feature_frame(history, cfg)
+    scaler = model.scaler()
+    scaled = scaler.transform(frame[[*cfg.features, "target"]].to_numpy())[:, :-1]
+    x = torch.tensor(scaled[None, :, :], dtype=torch.float32)  # (1, L, F)
+    anchor = np.array([frame["close"].iloc[-1]], dtype=float)
+    yhat = predict_prices(model.network(), x, anchor, scaler, cfg.target)[0]
+    lower, upper = apply_intervals(yhat, model.interval_lower, model.interval_upper)
+    horizons = np.arange(1, cfg.horizon + 1)
+    result = pd.DataFrame(
+        {
+            "horizon": horizons,
+            "target_ts": [as_of + int(h) * ONE_DAY for h in horizons],
+            "yhat": yhat,
+            "yhat_lower": lower,
+            "yhat_upper": upper,
+        }
+    )
+    result.attrs["bridged"] = history.attrs["bridged"]
+    return result

@@ -1,0 +1,146 @@
+"""``train``: a full retrain or a warm-started fine-tune on the window ending at ``as_of``.
+
+Nothing after ``as_of`` is read: the window is cut first (``data.py``), the scaler is fitted
+on its training part, the conformal quantiles come from its validation tail.
+
+Fine-tuning starts from the parent's weights and KEEPS THE PARENT'S SCALER: the weights were
+learnt on inputs scaled with those statistics, and refitting them on the shifted window would
+feed the same weights differently scaled inputs. A new scaler comes only with a full retrain.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import EarlyStopping
+
+from forecaster.model.artifact import Mode, TrainedModel, mse_loss, predict_prices
+from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.data import CandleDataModule, Windows
+from forecaster.model.features import check_as_of
+from forecaster.model.intervals import conformal_quantiles
+from forecaster.model.module import EpochTracker, ForecastModule
+from forecaster.model.network import BiLSTMGRU
+from forecaster.model.scaling import Scaler
+
+_TINY_PRICE = 1e-12
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch once, at the entry of a run (never inside constructors)."""
+    pl.seed_everything(seed, workers=True, verbose=False)
+
+
+def train(
+    candles: pd.DataFrame,
+    as_of: pd.Timestamp,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    *,
+    parent: TrainedModel | None = None,
+    trainer_overrides: dict[str, Any] | None = None,
+) -> TrainedModel:
+    """Train on the ``train_cfg.window_days`` days ending at ``as_of``: in full, or fine-tune ``parent``.
+
+    Args:
+        candles: daily candle frame; rows after ``as_of`` are ignored.
+        as_of: open time of the last candle training may see (tz-aware).
+        model_cfg: architecture and features; must equal the parent's when fine-tuning.
+        train_cfg: window, epochs, optimiser settings.
+        parent: the model to warm-start from; ``None`` trains in full.
+        trainer_overrides: extra ``pl.Trainer`` keyword arguments (their ``callbacks`` are added).
+
+    Returns:
+        The trained model with its scaler, interval quantiles, losses and history.
+
+    Raises:
+        ValueError: the window is too short or gapped for the model, or the parent does not fit.
+    """
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    as_of = check_as_of(as_of)
+    mode: Mode = "full" if parent is None else "finetune"
+    if parent is not None and parent.model_config != model_cfg:
+        raise ValueError(
+            f"fine-tuning needs the parent's ModelConfig: parent {parent.model_config!r}, asked {model_cfg!r}"
+        )
+    data = CandleDataModule(candles, as_of, model_cfg, train_cfg, scaler=None if parent is None else parent.scaler())
+    data.setup("fit")
+    module = ForecastModule(
+        len(model_cfg.features),
+        model_cfg.horizon,
+        model_cfg.lstm_hidden,
+        model_cfg.gru_hidden,
+        model_cfg.dropout,
+        train_cfg.learning_rate,
+    )
+    if parent is not None:
+        module.net.load_state_dict(parent.state_dict)
+    tracker = EpochTracker()
+    trainer = _trainer(train_cfg, mode, tracker, trainer_overrides or {})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+        trainer.fit(module, datamodule=data)
+
+    state = {name: value.detach().cpu().clone() for name, value in module.net.state_dict().items()}
+    net = BiLSTMGRU(
+        len(model_cfg.features), model_cfg.horizon, model_cfg.lstm_hidden, model_cfg.gru_hidden, model_cfg.dropout
+    )
+    net.load_state_dict(state)
+    assert data.scaler is not None and data.train_windows is not None and data.val_windows is not None
+    assert data.window_start is not None
+    lower, upper = conformal_quantiles(
+        log_residuals(net, data.val_windows, data.scaler, model_cfg.target), model_cfg.interval_level
+    )
+    return TrainedModel(
+        state_dict=state,
+        model_config=model_cfg,
+        train_config=train_cfg,
+        scaler_state=data.scaler.state(),
+        interval_lower=lower,
+        interval_upper=upper,
+        train_start=data.window_start,
+        train_end=as_of,
+        last_full_end=as_of if parent is None else parent.last_full_end,
+        train_loss=mse_loss(net, data.train_windows.x, data.train_windows.y),
+        val_loss=mse_loss(net, data.val_windows.x, data.val_windows.y),
+        epochs=len(tracker.train_history),
+        seconds=time.perf_counter() - started,
+        seed=train_cfg.seed,
+        mode=mode,
+        train_loss_history=tuple(tracker.train_history),
+        val_loss_history=tuple(tracker.val_history),
+    )
+
+
+def log_residuals(net: BiLSTMGRU, windows: Windows, scaler: Scaler, target: str) -> np.ndarray:
+    """``log(actual) - log(yhat)`` per window and horizon (N, K)."""
+    prices = predict_prices(net, windows.x, windows.anchor_close, scaler, target)
+    return np.log(windows.future_close) - np.log(np.maximum(prices, _TINY_PRICE))
+
+
+def _trainer(train_cfg: TrainConfig, mode: Mode, tracker: EpochTracker, overrides: dict[str, Any]) -> pl.Trainer:
+    callbacks: list[pl.Callback] = [tracker]
+    if mode == "full":
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=train_cfg.patience, mode="min"))
+    kwargs: dict[str, Any] = {
+        "accelerator": train_cfg.accelerator,
+        "devices": 1,
+        "max_epochs": train_cfg.max_epochs if mode == "full" else train_cfg.finetune_epochs,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": train_cfg.progress_bar,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+    }
+    extra = dict(overrides)
+    callbacks.extend(extra.pop("callbacks", []))
+    kwargs.update(extra)
+    return pl.Trainer(callbacks=callbacks, **kwargs)

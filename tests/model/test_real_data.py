@@ -1,0 +1,33 @@
+"""Real BTC/USDT candles, with the missing days of 2026 (skipped where the shared data is absent)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from forecaster.model import forecast, seed_everything, train
+from forecaster.model.data import CandleDataModule
+
+from .conftest import TINY_MODEL, TINY_TRAIN, load_real
+
+DAY = pd.Timedelta(days=1)
+
+
+def test_training_across_real_gaps_and_forecast_refusal() -> None:
+    candles = load_real("BTCUSDT")
+    as_of = pd.Timestamp("2026-03-30", tz="UTC")
+    data = CandleDataModule(candles, as_of, TINY_MODEL, TINY_TRAIN)
+    data.setup("fit")
+    assert data.val_windows is not None
+    missing = {pd.Timestamp(d, tz="UTC") for d in ("2026-03-20", "2026-03-21", "2026-03-22", "2026-03-25")}
+    for anchor in data.val_windows.anchor_ts:
+        start = pd.Timestamp(anchor).tz_localize("UTC") - TINY_MODEL.lookback * DAY
+        span = pd.date_range(start, periods=TINY_MODEL.lookback + 1 + TINY_MODEL.horizon, freq="D")
+        assert not missing & set(span)
+    seed_everything(0)
+    model = train(candles, as_of, TINY_MODEL, TINY_TRAIN)
+    assert len(forecast(model, candles, as_of - 12 * DAY)) == TINY_MODEL.horizon  # 2026-03-18: before the gap
+    with pytest.raises(ValueError, match=r"at most 3 missing.*missing: 2026-03-20, 2026-03-21, 2026-03-22, 2026-03-25"):
+        forecast(model, candles, as_of)
+    bridged = forecast(model, candles, as_of - 6 * DAY)  # 2026-03-24: three missing input days are bridged
+    assert bridged.attrs["bridged"] == ["2026-03-20", "2026-03-21", "2026-03-22"]
