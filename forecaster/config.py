@@ -23,9 +23,7 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///forecaster.db"),
         description="SQLAlchemy URL; the password in it is never printed.",
     )
-    data_dir: Path = Field(
-        default=Path("forecaster-data"), description="Checkpoints and reports go below it."
-    )
+    data_dir: Path = Field(default=Path("forecaster-data"), description="Checkpoints and reports go below it.")
     exchange_api_url: str | None = Field(
         default=None, description="Replaces scheme and host of every REST root of the ccxt exchange."
     )

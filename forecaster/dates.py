@@ -25,3 +25,9 @@ def parse_date(text: str, *, option: str = "date", allow_future: bool = False) -
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """An aware UTC datetime from a datetime or ISO string (naive means UTC)."""
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()

@@ -13,9 +13,7 @@ from forecaster.db.migrate import ensure_schema
 
 DatabaseOption = Annotated[
     str | None,
-    typer.Option(
-        "--database-url", envvar="FORECASTER_DATABASE_URL", help="SQLAlchemy URL (default: SQLite file)."
-    ),
+    typer.Option("--database-url", envvar="FORECASTER_DATABASE_URL", help="SQLAlchemy URL (default: SQLite file)."),
 ]
 ExchangeOption = Annotated[
     str,

@@ -70,9 +70,7 @@ def ingest_command(
 
 
 def import_csv_command(
-    file: Annotated[
-        Path, typer.Argument(help="CSV with timestamp (or date), open, high, low, close, volume.")
-    ],
+    file: Annotated[Path, typer.Argument(help="CSV with timestamp (or date), open, high, low, close, volume.")],
     exchange: ExchangeOption,
     symbol: Annotated[str, typer.Option("--symbol", help="ccxt unified symbol, e.g. BTC/USDT.")],
     timeframe: TimeframeOption = "1d",
@@ -92,8 +90,6 @@ def _progress(symbol: str) -> Callable[[PageProgress], None]:
     def report(progress: PageProgress) -> None:
         if progress.pages > 1 and progress.last_ms is not None:
             day = datetime.fromtimestamp(progress.last_ms / 1000, UTC).strftime("%Y-%m-%d")
-            typer.echo(
-                f"  {symbol}: page {progress.pages}, {progress.candles} candles, up to {day}", err=True
-            )
+            typer.echo(f"  {symbol}: page {progress.pages}, {progress.candles} candles, up to {day}", err=True)
 
     return report

@@ -54,9 +54,7 @@ def _parse_times(values: pd.Series, path: Path) -> pd.Series:
     parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     if parsed.isna().any():
         line = int(parsed.isna().to_numpy().nonzero()[0][0]) + 2
-        raise InputError(
-            f"{path}:{line}: not a date or epoch milliseconds: {values[parsed.isna()].iloc[0]!r}"
-        )
+        raise InputError(f"{path}:{line}: not a date or epoch milliseconds: {values[parsed.isna()].iloc[0]!r}")
     return (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
 
 
@@ -70,6 +68,4 @@ def import_csv(sessions: sessionmaker[Session], path: Path, key: SeriesKey) -> I
         raise InputError(
             f"{path}: {len(clean.rejected)} bad candle(s), nothing imported; first: {first.ts} {first.reason}"
         )
-    return save_batch(
-        sessions, key, clean, fetched=len(raw), source="csv", requested_since=None, started=started
-    )
+    return save_batch(sessions, key, clean, fetched=len(raw), source="csv", requested_since=None, started=started)

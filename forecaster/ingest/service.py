@@ -55,9 +55,7 @@ class IngestSummary:
             missing = sum(gap.missing for gap in self.gaps)
             parts.append(f"{missing} missing in {len(self.gaps)} gaps: {', '.join(map(str, self.gaps[:5]))}")
         if self.rejected:
-            parts.append(
-                f"{len(self.rejected)} bad candles refused: {self.rejected[0].ts} {self.rejected[0].reason}"
-            )
+            parts.append(f"{len(self.rejected)} bad candles refused: {self.rejected[0].ts} {self.rejected[0].reason}")
         if self.duplicates:
             parts.append(f"{self.duplicates} duplicates dropped")
         return "; ".join(parts + self.warnings)

@@ -10,6 +10,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from forecaster.dates import as_utc
 from forecaster.db.models import Candle
 from forecaster.db.upsert import upsert
 from forecaster.ingest.clean import COLUMNS, PRICES
@@ -94,7 +95,7 @@ def stored_range(session: Session, key: SeriesKey) -> StoredRange:
         )
     ).one()
     # Aggregates bypass the column type on SQLite: normalise to aware UTC.
-    return StoredRange(int(count), _utc(first), _utc(last))
+    return StoredRange(int(count), as_utc(first) if first else None, as_utc(last) if last else None)
 
 
 def last_before(session: Session, key: SeriesKey, ts: datetime) -> datetime | None:
@@ -110,10 +111,3 @@ def last_before(session: Session, key: SeriesKey, ts: datetime) -> datetime | No
         .order_by(Candle.ts.desc())
         .limit(1)
     ).scalar()
-
-
-def _utc(value: datetime | str | None) -> datetime | None:
-    if value is None:
-        return None
-    ts = pd.Timestamp(value)
-    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()

@@ -1,0 +1,88 @@
+"""``forecaster train``, ``forecaster forecast`` and ``forecaster evaluate``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, cast
+
+import typer
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.dates import parse_date
+from forecaster.ingest.store import SeriesKey, stored_range
+from forecaster.jobs import JobConfig, TrainMode, evaluate_step, forecast_step, train_step
+from forecaster.model.config import TrainConfig
+
+SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
+AsOfOption = Annotated[
+    str | None, typer.Option("--as-of", help="Use candles up to this day (YYYY-MM-DD); default: the newest stored.")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)
+    app.command("forecast")(forecast_command)
+    app.command("evaluate")(evaluate_command)
+
+
+def train_command(
+    exchange: ExchangeOption,
+    symbol: SymbolOption,
+    mode: Annotated[str, typer.Option(help="full, finetune, or auto (weekly full, fine-tune otherwise).")] = "auto",
+    as_of: AsOfOption = None,
+    timeframe: TimeframeOption = "1d",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
+    if mode not in ("full", "finetune", "auto"):
+        raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
+    config = settings(database_url)
+    sessions = open_database(config)
+    key = SeriesKey(exchange, symbol, timeframe)
+    day = _as_of(sessions, key, as_of)
+    job = JobConfig(train=TrainConfig(progress_bar=True))
+    outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
+    typer.echo(outcome.line(key))
+
+
+def forecast_command(
+    exchange: ExchangeOption,
+    symbol: SymbolOption,
+    as_of: AsOfOption = None,
+    timeframe: TimeframeOption = "1d",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Write the forecasts of the model and the baselines as of a day."""
+    sessions = open_database(settings(database_url))
+    key = SeriesKey(exchange, symbol, timeframe)
+    day = _as_of(sessions, key, as_of)
+    typer.echo(forecast_step(sessions, key, day, JobConfig()).line(key, day))
+
+
+def evaluate_command(
+    exchange: Annotated[str | None, typer.Option("--exchange", "-e")] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", "-s")] = None,
+    timeframe: TimeframeOption = "1d",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Score every forecast whose target candle has arrived and is not scored yet."""
+    if (exchange is None) != (symbol is None):
+        raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
+    sessions = open_database(settings(database_url))
+    key = SeriesKey(exchange, symbol, timeframe) if exchange and symbol else None
+    typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")
+
+
+def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) -> datetime:
+    if text is not None:
+        return parse_date(text, option="--as-of")
+    with sessions() as session:
+        newest = stored_range(session, key).last
+    if newest is None:
+        raise typer.BadParameter(f"no candles of {key}: run forecaster ingest first", param_hint="--symbol")
+    return newest
+
+
+def _mode(text: str) -> TrainMode:
+    return cast(TrainMode, text)

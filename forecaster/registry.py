@@ -1,0 +1,95 @@
+"""The model registry: checkpoints on disk, registered in ``model_versions`` only once written.
+
+A checkpoint is written atomically (temporary file, then rename) before its row is inserted; a
+crash in between leaves at most an unregistered file, which nothing loads, since loading goes
+through the registry and checks the registered sha256.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db.models import ModelVersion
+from forecaster.ingest.store import SeriesKey
+from forecaster.model.artifact import TrainedModel
+from forecaster.model.checkpoint import load_checkpoint, save_checkpoint
+
+
+def checkpoint_path(root: Path, key: SeriesKey, model: TrainedModel) -> Path:
+    """``root/exchange/BASE-QUOTE/timeframe/<as-of>-<mode>-<unique>.ckpt``."""
+    folder = root / key.exchange / key.symbol.replace("/", "-").replace(":", "_") / key.timeframe
+    name = f"{model.train_end:%Y%m%d}-{model.mode}-{uuid.uuid4().hex[:8]}.ckpt"
+    return folder / name
+
+
+def save_and_register(
+    sessions: sessionmaker[Session],
+    root: Path,
+    key: SeriesKey,
+    model: TrainedModel,
+    *,
+    parent_id: int | None,
+    run_id: int | None,
+    manifest: dict[str, Any],
+) -> ModelVersion:
+    """Write the checkpoint, then register it; a failed registration removes the file again."""
+    path = checkpoint_path(root, key, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sha256 = save_checkpoint(model, path)
+    version = ModelVersion(
+        exchange=key.exchange,
+        symbol=key.symbol,
+        timeframe=key.timeframe,
+        created_at=datetime.now(UTC),
+        mode=model.mode,
+        parent_id=parent_id,
+        run_id=run_id,
+        train_start=model.train_start.to_pydatetime(),
+        train_end=model.train_end.to_pydatetime(),
+        hyperparameters={
+            "model": model.model_config.model_dump(mode="json"),
+            "train": model.train_config.model_dump(mode="json"),
+        },
+        train_loss=_finite(model.train_loss),
+        val_loss=_finite(model.val_loss),
+        epochs=model.epochs,
+        duration_s=model.seconds,
+        checkpoint_path=str(path.resolve()),
+        checkpoint_sha256=sha256,
+        manifest=manifest,
+    )
+    try:
+        with sessions.begin() as session:
+            session.add(version)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return version
+
+
+def latest_version(session: Session, key: SeriesKey, as_of: datetime | None = None) -> ModelVersion | None:
+    """The newest registered version trained on data up to ``as_of`` (any, when None)."""
+    query = select(ModelVersion).where(
+        ModelVersion.exchange == key.exchange,
+        ModelVersion.symbol == key.symbol,
+        ModelVersion.timeframe == key.timeframe,
+    )
+    if as_of is not None:
+        query = query.where(ModelVersion.train_end <= as_of)
+    return session.scalars(query.order_by(ModelVersion.train_end.desc(), ModelVersion.id.desc()).limit(1)).first()
+
+
+def load_version(version: ModelVersion) -> TrainedModel:
+    """Load a registered checkpoint, refusing it when its bytes differ from the registered hash."""
+    return load_checkpoint(Path(version.checkpoint_path), expected_sha256=version.checkpoint_sha256)
+
+
+def _finite(value: float) -> float | None:
+    return None if pd.isna(value) else float(value)

@@ -1,0 +1,1 @@
+"""Forecasts and their scores in the database: writing, evaluating, and the naive gate."""

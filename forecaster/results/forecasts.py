@@ -1,0 +1,84 @@
+"""Writing forecast sets: one row per model and horizon, all of one (symbol, as_of) in one transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forecaster.db.models import Forecast
+from forecaster.db.upsert import insert_missing
+from forecaster.ingest.store import SeriesKey
+from forecaster.results.gate import Gate
+
+MODEL = "bilstm_gru"
+KEY = ("model", "exchange", "symbol", "timeframe", "as_of", "horizon", "run_kind")
+
+
+def forecast_rows(
+    frame: pd.DataFrame,
+    *,
+    model: str,
+    key: SeriesKey,
+    as_of: datetime,
+    run_id: int | None,
+    run_kind: str,
+    model_version_id: int | None = None,
+    gates: dict[int, Gate] | None = None,
+) -> list[dict[str, object]]:
+    """Rows for ``forecasts`` from a frame of horizon, target_ts, yhat, yhat_lower, yhat_upper."""
+    now = datetime.now(UTC)
+    rows = []
+    for record in frame.to_dict("records"):
+        horizon = int(record["horizon"])
+        gate = (gates or {}).get(horizon)
+        rows.append(
+            {
+                "run_id": run_id,
+                "run_kind": run_kind,
+                "model": model,
+                "model_version_id": model_version_id,
+                "exchange": key.exchange,
+                "symbol": key.symbol,
+                "timeframe": key.timeframe,
+                "as_of": as_of,
+                "target_ts": pd.Timestamp(record["target_ts"]).to_pydatetime(),
+                "horizon": horizon,
+                "yhat": float(record["yhat"]),
+                "yhat_lower": _float(record.get("yhat_lower")),
+                "yhat_upper": _float(record.get("yhat_upper")),
+                "beats_naive": gate.beats_naive if gate else None,
+                "gate_mae_ratio": gate.mae_ratio if gate else None,
+                "gate_pvalue": gate.pvalue if gate else None,
+                "gate_n": gate.n if gate else None,
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def write_forecasts(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert forecasts; a forecast already written for the same key is kept as it is."""
+    insert_missing(session, Forecast.__table__, rows, KEY)  # type: ignore[arg-type]
+
+
+def models_with_forecasts(session: Session, key: SeriesKey, as_of: datetime, run_kind: str) -> set[str]:
+    """Which models already have a forecast set for this series and as-of day."""
+    query = (
+        select(Forecast.model)
+        .distinct()
+        .where(
+            Forecast.exchange == key.exchange,
+            Forecast.symbol == key.symbol,
+            Forecast.timeframe == key.timeframe,
+            Forecast.as_of == as_of,
+            Forecast.run_kind == run_kind,
+        )
+    )
+    return set(session.scalars(query))
+
+
+def _float(value: object) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,146 @@
+"""The job's steps on a real database: train, forecast, evaluate, the views and the naive gate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import func, select, text
+
+from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.errors import InputError
+from forecaster.ingest.clean import CleanCandles
+from forecaster.ingest.service import save_batch
+from forecaster.ingest.store import SeriesKey
+from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
+from forecaster.model.config import ModelConfig, TrainConfig
+
+KEY = SeriesKey("binance", "BTC/USDT", "1d")
+
+
+@pytest.fixture
+def config() -> JobConfig:
+    return JobConfig(
+        model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
+        train=TrainConfig(
+            window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=32, accelerator="cpu"
+        ),
+        gate_min_pairs=5,
+    )
+
+
+def store(sessions, frame: pd.DataFrame) -> None:
+    save_batch(
+        sessions,
+        KEY,
+        CleanCandles(frame.reset_index(drop=True)),
+        fetched=len(frame),
+        source="csv",
+        requested_since=None,
+        started=pd.Timestamp.now(tz="UTC").to_pydatetime(),
+    )
+
+
+def count(sessions, table) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(table)) or 0
+
+
+def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config, tmp_path):
+    history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-06-30")]
+    store(sessions, history.iloc[:-3])
+    as_of = history["ts"].iloc[-4].to_pydatetime()
+
+    outcome = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
+    assert outcome.trained and outcome.mode == "full" and outcome.reason == "no parent model"
+    written = forecast_step(sessions, KEY, as_of, config)
+    assert sorted(written.written) == ["bilstm_gru", "drift", "moving_average", "naive"]
+    assert count(sessions, Forecast) == 4 * 3
+
+    # the same day again: nothing new
+    again = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
+    assert not again.trained and again.version_id == outcome.version_id
+    assert forecast_step(sessions, KEY, as_of, config).written == []
+    assert count(sessions, Forecast) == 12 and count(sessions, ModelVersion) == 1
+
+    # the next three days arrive: every forecast matures and is scored once
+    store(sessions, history.iloc[-3:])
+    assert evaluate_step(sessions, KEY) == 12
+    assert evaluate_step(sessions, KEY) == 0
+    with sessions() as session:
+        naive = session.execute(
+            select(Forecast.yhat, ForecastError.actual, ForecastError.error, ForecastError.direction_hit)
+            .join(ForecastError)
+            .where(Forecast.model == "naive", Forecast.horizon == 2)
+        ).one()
+    assert naive.yhat == pytest.approx(history["close"].iloc[-4])
+    assert naive.actual == pytest.approx(history["close"].iloc[-2])
+    assert naive.error == pytest.approx(naive.actual - naive.yhat)
+    assert naive.direction_hit is None  # naive calls no direction
+
+    # the next day fine-tunes from the parent under the auto policy
+    next_day = history["ts"].iloc[-3].to_pydatetime()
+    tuned = train_step(sessions, KEY, next_day, "auto", config, tmp_path)
+    assert tuned.trained and tuned.mode == "finetune"
+    with sessions() as session:
+        child = session.get_one(ModelVersion, tuned.version_id)
+    assert child.parent_id == outcome.version_id and child.manifest["candles"]["last"].startswith(
+        f"{next_day:%Y-%m-%d}"
+    )
+
+
+def test_views_match_hand_computed_aggregates(btc, sessions, engine, config, tmp_path):
+    history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-07-31")]
+    store(sessions, history)
+    days = list(history["ts"].iloc[-15:-3])
+    train_step(sessions, KEY, days[0].to_pydatetime(), "full", config, tmp_path)
+    for day in days:  # as the daily job runs: what has matured is scored before the next forecast
+        evaluate_step(sessions, KEY)
+        forecast_step(sessions, KEY, day.to_pydatetime(), config)
+    evaluate_step(sessions, KEY)
+
+    with sessions() as session:
+        rows = pd.DataFrame(
+            session.execute(
+                select(
+                    Forecast.model,
+                    Forecast.horizon,
+                    Forecast.as_of,
+                    ForecastError.error,
+                    ForecastError.abs_error,
+                    ForecastError.ape,
+                    ForecastError.inside_interval,
+                ).join(ForecastError)
+            ).all()
+        )
+    with engine.connect() as conn:
+        view = pd.DataFrame(
+            conn.execute(text("SELECT * FROM forecast_accuracy WHERE run_kind = 'live'")).mappings().all()
+        )
+        latest = pd.DataFrame(conn.execute(text("SELECT * FROM latest_forecasts")).mappings().all())
+
+    for (model, horizon), group in rows.groupby(["model", "horizon"]):
+        got = view[(view["model"] == model) & (view["horizon"] == horizon)].iloc[0]
+        naive = rows[(rows["model"] == "naive") & (rows["horizon"] == horizon)].set_index("as_of")
+        paired = group.set_index("as_of").join(naive["abs_error"], rsuffix="_naive", how="inner")
+        assert got["n"] == len(group)
+        assert got["mae"] == pytest.approx(group["abs_error"].mean())
+        assert got["rmse"] == pytest.approx(np.sqrt((group["error"] ** 2).mean()))
+        assert got["mape"] == pytest.approx(100 * group["ape"].mean())
+        assert got["mae_vs_naive"] == pytest.approx(paired["abs_error"].mean() / paired["abs_error_naive"].mean())
+        assert got["coverage"] == pytest.approx(group["inside_interval"].astype(float).mean())
+    assert len(latest) == 4 * 3
+    assert set(pd.to_datetime(latest["as_of"], utc=True)) == {days[-1]}
+
+    # with enough scored pairs, the newest model forecasts carry the naive gate
+    gated = latest[latest["model"] == "bilstm_gru"]
+    assert gated["gate_n"].notna().all() and (gated["gate_n"] >= 5).all()
+    assert gated["gate_mae_ratio"].notna().all()
+
+
+def test_forecast_needs_the_as_of_candle(sessions, config, btc, tmp_path):
+    store(sessions, btc.iloc[:50])
+    with pytest.raises(InputError, match="no candle of binance BTC/USDT 1d for 2030-01-01"):
+        forecast_step(sessions, KEY, pd.Timestamp("2030-01-01", tz="UTC").to_pydatetime(), config)
+    with pytest.raises(InputError, match="no model to fine-tune yet"):
+        train_step(sessions, KEY, btc["ts"].iloc[49].to_pydatetime(), "finetune", config, tmp_path)
