@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 
 import typer
 
-from forecaster.cli import db, ingest
+from forecaster.cli import db, ingest, model, report
 from forecaster.errors import ForecasterError
 
 app = typer.Typer(
@@ -19,11 +20,15 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 ingest.register(app)
+model.register(app)
+report.register(app)
 
 
 def main() -> None:
     """Console entry point."""
     debug = "--debug" in sys.argv or os.environ.get("FORECASTER_DEBUG") == "1"
+    # Lightning announces accelerators and tips at INFO on every fit: keep its warnings only.
+    logging.getLogger("pytorch_lightning").setLevel(logging.WARNING)
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
@@ -43,7 +48,5 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if debug:
             raise
-        typer.echo(
-            f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True
-        )
+        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)

@@ -1,0 +1,49 @@
+"""``forecaster report``: the forecast chart of one series and its accuracy summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.dates import utc_now
+from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.timeframes import timeframe_ms
+from forecaster.report import accuracy_markdown, newest_scored, plot_forecasts, report_path
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_command)
+
+
+def report_command(
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")],
+    exchange: ExchangeOption = "demo",
+    timeframe: TimeframeOption = "1d",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="PNG to write (default: <data dir>/reports/<exchange>_<BASE-QUOTE>_<tf>.png)."
+        ),
+    ] = None,
+    run_kind: Annotated[
+        Literal["live", "backtest"], typer.Option("--run-kind", help="Daily forecasts or backtest ones.")
+    ] = "live",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
+    timeframe_ms(timeframe)
+    if "/" not in symbol:
+        raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
+    config = settings(database_url)
+    key = SeriesKey(exchange, symbol, timeframe)
+    sessions = open_database(config)
+    with sessions() as session:
+        path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)
+        as_of = newest_scored(session, key, run_kind) or utc_now()
+        summary = accuracy_markdown(session, [key], as_of, run_kind=run_kind)
+    typer.echo(str(path))
+    typer.echo("")
+    typer.echo(summary.rstrip("\n"))
