@@ -1,0 +1,1 @@
+"""Thin Prefect flows and tasks over the ``forecaster`` library."""

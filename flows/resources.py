@@ -1,0 +1,31 @@
+"""Per-process resources for tasks: one engine per database URL, settings from the environment.
+
+Tasks may run in worker processes (Dask, work pools): each opens what it needs from the
+environment there, rather than receiving live connections.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.config import Settings
+from forecaster.db.engine import make_engine, ping, session_factory
+from forecaster.db.migrate import ensure_schema
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def sessions() -> sessionmaker[Session]:
+    return _sessions(settings().database_url.get_secret_value())
+
+
+@cache
+def _sessions(url: str) -> sessionmaker[Session]:
+    engine = make_engine(url)
+    ping(engine)
+    ensure_schema(engine)
+    return session_factory(engine)

@@ -1,0 +1,89 @@
+"""The daily flow end to end under a real Prefect server, on the loopback exchange."""
+
+from __future__ import annotations
+
+import pandas as pd
+from prefect.client.orchestration import get_client
+from sqlalchemy import func, select
+
+from flows.daily import daily
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.models import Candle, Forecast, ForecastError, IngestRun, ModelVersion, Run
+from tests.flows.conftest import LAST_DAY, clock_after, params
+
+TABLES = (Candle, ModelVersion, Forecast, ForecastError, Run)
+
+
+def counts(url: str) -> dict[str, int]:
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        found = {table.__tablename__: session.scalar(select(func.count()).select_from(table)) or 0 for table in TABLES}
+    engine.dispose()
+    return found
+
+
+def test_daily_fills_everything_then_scores_matured_forecasts(flow_env, exchange, btc):
+    state = daily(params("BTC/USDT", "ETH/USDT"), api_url=exchange.url, return_state=True)
+    assert state.is_completed(), state.message
+    first = counts(flow_env)
+    assert first["candles"] == 2 * 182 and first["model_versions"] == 2
+    assert first["forecasts"] == 2 * 4 * 3  # 2 symbols x (model + 3 baselines) x 3 horizons
+    assert first["forecast_errors"] == 0
+
+    # the same day again adds nothing but its own run record
+    again = daily(params("BTC/USDT", "ETH/USDT"), api_url=exchange.url, return_state=True)
+    assert again.is_completed()
+    assert counts(flow_env) == first | {"runs": first["runs"] + 1}
+
+    # the exchange gains the next day: horizon-1 forecasts mature and are scored
+    next_day = btc[btc["ts"] == LAST_DAY + pd.Timedelta(days=1)]
+    exchange.extend("BTC/USDT", next_day)
+    exchange.set_clock(clock_after(LAST_DAY + pd.Timedelta(days=1)))
+    third = daily(params("BTC/USDT"), api_url=exchange.url, return_state=True)
+    assert third.is_completed(), third.message
+    engine = make_engine(flow_env)
+    with session_factory(engine)() as session:
+        scored = session.execute(
+            select(Forecast.model, Forecast.horizon).join(ForecastError).where(Forecast.symbol == "BTC/USDT")
+        ).all()
+        versions = session.scalars(select(ModelVersion.mode).where(ModelVersion.symbol == "BTC/USDT")).all()
+    engine.dispose()
+    assert sorted(scored) == sorted((model, 1) for model in ("bilstm_gru", "naive", "drift", "moving_average"))
+    assert versions == ["full", "finetune"]
+
+
+def test_one_unknown_symbol_fails_alone_and_is_named(flow_env, exchange):
+    state = daily(params("BTC/USDT", "DOGE/USDT"), api_url=exchange.url, return_state=True)
+    assert state.is_failed()
+    assert "1 of 2 series failed" in state.message and "binance DOGE/USDT 1d" in state.message
+    assert "unknown symbol 'DOGE/USDT'" in state.message
+    engine = make_engine(flow_env)
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Forecast).where(Forecast.symbol == "BTC/USDT")) == 12
+        run = session.scalars(select(Run)).one()
+        ingests = session.scalars(select(IngestRun.symbol)).all()
+    engine.dispose()
+    assert run.status == "failed" and "FAILED binance DOGE/USDT 1d" in run.summary
+    assert ingests == ["BTC/USDT"]  # the unknown symbol was refused before any write
+
+
+def test_missed_days_are_caught_up(flow_env, exchange, btc):
+    daily(params("BTC/USDT", as_of=(LAST_DAY - pd.Timedelta(days=3)).date()), api_url=exchange.url)
+    state = daily(params("BTC/USDT"), api_url=exchange.url, return_state=True)
+    assert state.is_completed()
+    assert state.result()["series"]["binance BTC/USDT 1d"]["days"] == ["2024-06-28", "2024-06-29", "2024-06-30"]
+    engine = make_engine(flow_env)
+    with session_factory(engine)() as session:
+        days = session.scalars(select(Forecast.as_of).distinct().order_by(Forecast.as_of)).all()
+    engine.dispose()
+    assert [f"{day:%m-%d}" for day in days] == ["06-27", "06-28", "06-29", "06-30"]
+
+
+def test_artifacts_are_published(flow_env, exchange, tmp_path):
+    state = daily(params("BTC/USDT"), api_url=exchange.url, return_state=True)
+    assert state.is_completed()
+    run_id = state.result()["run_id"]
+    with get_client(sync_client=True) as client:
+        keys = {artifact.key for artifact in client.read_artifacts()}
+    assert {f"forecasts-run-{run_id}", "accuracy-vs-naive", "plot-binance-btc-usdt-1d"} <= keys
+    assert (tmp_path / "data" / "reports" / "binance_BTC-USDT_1d.png").stat().st_size > 10_000
