@@ -115,10 +115,10 @@ def train_step(
 ) -> TrainOutcome:
     """Train the model for ``as_of`` (full, fine-tune, or as the auto policy decides) and register it."""
     with sessions() as session:
-        existing = _version_for(session, key, as_of)
+        existing = _version_for(session, key, as_of, config.run_kind)
         if existing is not None:
             return TrainOutcome(existing.id, existing.mode, "already trained", trained=False)
-        parent_row = latest_version(session, key, as_of)
+        parent_row = latest_version(session, key, config.run_kind, as_of)
     candles = read_history(sessions, key, as_of, config.history_days)
     if candles.empty:
         raise InputError(f"no candles of {key} up to {as_of:%Y-%m-%d}: ingest first")
@@ -133,6 +133,7 @@ def train_step(
         checkpoint_dir,
         key,
         model,
+        run_kind=config.run_kind,
         parent_id=parent_row.id if parent is not None and parent_row is not None else None,
         run_id=run_id,
         manifest=manifest,
@@ -167,13 +168,14 @@ def _choose(
     return (parent if chosen == "finetune" else None), chosen, reason
 
 
-def _version_for(session: Session, key: SeriesKey, as_of: datetime) -> ModelVersion | None:
+def _version_for(session: Session, key: SeriesKey, as_of: datetime, run_kind: str) -> ModelVersion | None:
     return session.scalars(
         select(ModelVersion)
         .where(
             ModelVersion.exchange == key.exchange,
             ModelVersion.symbol == key.symbol,
             ModelVersion.timeframe == key.timeframe,
+            ModelVersion.run_kind == run_kind,
             ModelVersion.train_end == as_of,
         )
         .order_by(ModelVersion.id.desc())
@@ -196,7 +198,7 @@ def forecast_step(
     outcome = ForecastOutcome()
     with sessions() as session:
         done = models_with_forecasts(session, key, as_of, config.run_kind)
-        version = latest_version(session, key, as_of)
+        version = latest_version(session, key, config.run_kind, as_of)
     wanted = [MODEL, *baseline_names()]
     outcome.skipped = [name for name in wanted if name in done]
     if len(outcome.skipped) == len(wanted):

@@ -35,6 +35,7 @@ def save_and_register(
     key: SeriesKey,
     model: TrainedModel,
     *,
+    run_kind: str,
     parent_id: int | None,
     run_id: int | None,
     manifest: dict[str, Any],
@@ -47,6 +48,7 @@ def save_and_register(
         exchange=key.exchange,
         symbol=key.symbol,
         timeframe=key.timeframe,
+        run_kind=run_kind,
         created_at=datetime.now(UTC),
         mode=model.mode,
         parent_id=parent_id,
@@ -74,12 +76,15 @@ def save_and_register(
     return version
 
 
-def latest_version(session: Session, key: SeriesKey, as_of: datetime | None = None) -> ModelVersion | None:
-    """The newest registered version trained on data up to ``as_of`` (any, when None)."""
+def latest_version(
+    session: Session, key: SeriesKey, run_kind: str, as_of: datetime | None = None
+) -> ModelVersion | None:
+    """The newest version of the ``run_kind`` lineage trained on data up to ``as_of`` (any, when None)."""
     query = select(ModelVersion).where(
         ModelVersion.exchange == key.exchange,
         ModelVersion.symbol == key.symbol,
         ModelVersion.timeframe == key.timeframe,
+        ModelVersion.run_kind == run_kind,
     )
     if as_of is not None:
         query = query.where(ModelVersion.train_end <= as_of)

@@ -79,7 +79,7 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
         forecast_step(sessions, KEY, day, config)
     evaluate_step(sessions, KEY)
     with sessions() as session:
-        version = latest_version(session, KEY)
+        version = latest_version(session, KEY, "live")
     assert version is not None
     return days[-1], load_version(version)
 

@@ -75,7 +75,8 @@ class Run(Base):
 
 
 class ModelVersion(Base):
-    """A trained checkpoint, registered only once its file is on disk."""
+    """A trained checkpoint, registered only once its file is on disk. A backtest's versions
+    (``run_kind = 'backtest'``) form their own lineage, apart from the live one."""
 
     __tablename__ = "model_versions"
 
@@ -83,6 +84,7 @@ class ModelVersion(Base):
     exchange: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(64))
     timeframe: Mapped[str] = mapped_column(String(16))
+    run_kind: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime]
     mode: Mapped[str] = mapped_column(String(16))  # full, finetune
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))

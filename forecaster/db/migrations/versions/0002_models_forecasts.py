@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.Column("exchange", sa.String(64), nullable=False),
         sa.Column("symbol", sa.String(64), nullable=False),
         sa.Column("timeframe", sa.String(16), nullable=False),
+        sa.Column("run_kind", sa.String(16), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("mode", sa.String(16), nullable=False),
         sa.Column("parent_id", ID, sa.ForeignKey("model_versions.id"), nullable=True),
@@ -92,7 +93,9 @@ def upgrade() -> None:
         sa.Column("checkpoint_sha256", sa.String(64), nullable=False),
         sa.Column("manifest", sa.JSON(), nullable=False),
     )
-    op.create_index("ix_model_versions_key", "model_versions", ["exchange", "symbol", "timeframe", "train_end"])
+    op.create_index(
+        "ix_model_versions_key", "model_versions", ["exchange", "symbol", "timeframe", "run_kind", "train_end"]
+    )
     op.create_table(
         "forecasts",
         sa.Column("id", ID, primary_key=True),
