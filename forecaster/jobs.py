@@ -32,7 +32,13 @@ from forecaster.model.predict import forecast
 from forecaster.model.train import seed_everything, train
 from forecaster.registry import latest_version, load_version, save_and_register
 from forecaster.results.evaluate import evaluate_matured
-from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
+from forecaster.results.forecasts import (
+    MODEL,
+    forecast_days,
+    forecast_rows,
+    models_with_forecasts,
+    write_forecasts,
+)
 from forecaster.results.gate import GateConfig, naive_gate
 
 TrainMode = Literal["full", "finetune", "auto"]
@@ -278,21 +284,7 @@ def days_to_forecast(
         )
         start = target if last_done is None else max(as_utc(last_done), target - timedelta(days=catch_up_days))
         stored = load_candles(session, key, start=start, end=target)["ts"]
-        done = {
-            as_utc(day)
-            for day in session.scalars(
-                select(Forecast.as_of)
-                .distinct()
-                .where(
-                    Forecast.exchange == key.exchange,
-                    Forecast.symbol == key.symbol,
-                    Forecast.timeframe == key.timeframe,
-                    Forecast.run_kind == run_kind,
-                    Forecast.as_of >= start,
-                    Forecast.as_of <= target,
-                )
-            )
-        }
+        done = forecast_days(session, key, run_kind, start, target)
     days = [ts.to_pydatetime() for ts in stored if ts.to_pydatetime() not in done]
     if as_of is not None and pd.Timestamp(as_of) not in set(stored):
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")

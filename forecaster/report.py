@@ -474,3 +474,17 @@ def save_figure(fig: Figure, out: Path, *, dpi: int = 110) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def markdown_table(frame: pd.DataFrame, *, digits: int = 4) -> str:
+    """A plain markdown table of ``frame`` (numbers to ``digits`` significant digits, NaN as blank)."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.{digits}g}"
+        return str(value)
+
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = ["| " + " | ".join(cell(value) for value in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])

@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from forecaster.cli import db, ingest, model, report
+from forecaster.cli import backtest, db, ingest, model, report
 from forecaster.errors import ForecasterError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(db.app, name="db")
 ingest.register(app)
 model.register(app)
 report.register(app)
+backtest.register(app)
 
 
 def main() -> None:

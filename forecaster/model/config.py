@@ -35,7 +35,7 @@ class ModelConfig(BaseModel):
     max_bridged_days: int = Field(
         default=3,
         ge=0,
-        description="Missing days a forecast's input window may bridge (log-linear), before the model is skipped.",
+        description="Longest gap (days) a forecast's input window may bridge (log-linear); longer ones skip the model.",
     )
 
     @field_validator("features")

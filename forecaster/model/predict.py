@@ -14,24 +14,26 @@ FORECAST_COLUMNS: tuple[str, ...] = ("horizon", "target_ts", "yhat", "yhat_lower
 
 
 def recent_history(candles: pd.DataFrame, as_of: pd.Timestamp, days: int, max_bridged: int = 0) -> pd.DataFrame:
-    """The ``days`` daily candles ending at ``as_of``, with at most ``max_bridged`` missing ones bridged.
+    """The ``days`` daily candles ending at ``as_of``; gaps of at most ``max_bridged`` days are bridged.
 
-    A missing day inside the window is bridged by interpolating prices linearly in log space (and
-    volume linearly) between its neighbours; one at the window's start takes its nearest neighbour.
-    The bridged days are listed in ``frame.attrs["bridged"]``. The candle of ``as_of`` itself, or
-    more than ``max_bridged`` missing days: ``ValueError`` naming them.
+    A gap inside the window is bridged by interpolating prices linearly in log space (and volume
+    linearly) between its neighbours; one at the window's start takes its nearest neighbour. The
+    bridged days are listed in ``frame.attrs["bridged"]``. A missing ``as_of`` candle, or a gap of
+    more than ``max_bridged`` consecutive days: ``ValueError`` naming the missing days.
     """
     check_candles(candles)
     as_of = check_as_of(as_of)
     expected = pd.date_range(end=as_of, periods=days, freq="D")
     recent = candles.loc[(candles["ts"] >= expected[0]) & (candles["ts"] <= as_of)].set_index("ts")
     recent = recent.reindex(expected)
-    missing = recent.index[recent["close"].isna()]
-    if len(missing) > max_bridged or as_of in missing:
+    absent = recent["close"].isna()
+    missing = recent.index[absent]
+    longest = int(absent.groupby((~absent).cumsum()).sum().max()) if absent.any() else 0
+    if longest > max_bridged or as_of in missing:
         shown = ", ".join(str(ts.date()) for ts in missing[:5]) + (" ..." if len(missing) > 5 else "")
         raise ValueError(
-            f"forecast as of {as_of.date()} needs the {days} daily candles ending there "
-            f"(at most {max_bridged} missing); {len(missing)} missing: {shown}"
+            f"forecast as of {as_of.date()} needs the {days} daily candles ending there (gaps of at most "
+            f"{max_bridged} days bridged); {len(missing)} missing: {shown}"
         )
     if len(missing):
         prices = ["open", "high", "low", "close"]
@@ -46,8 +48,8 @@ def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) ->
     """Point forecasts and intervals for horizons 1..K, using only candles with ``ts <= as_of``.
 
     Needs ``lookback + 1`` daily candles ending at ``as_of`` (one more than the lookback: the
-    first row only feeds the day-over-day features), of which at most ``max_bridged_days`` may be
-    missing and are bridged (see ``recent_history``; listed in the result's ``attrs["bridged"]``).
+    first row only feeds the day-over-day features); gaps of at most ``max_bridged_days`` days are
+    bridged (see ``recent_history``; listed in the result's ``attrs["bridged"]``).
     ``target_ts`` is ``as_of + h`` days, the open time of the candle whose close is forecast.
     """
     cfg = model.model_config

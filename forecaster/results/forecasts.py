@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forecaster.dates import as_utc
 from forecaster.db.models import Forecast
 from forecaster.db.upsert import insert_missing
 from forecaster.ingest.store import SeriesKey
@@ -82,3 +83,20 @@ def models_with_forecasts(session: Session, key: SeriesKey, as_of: datetime, run
 
 def _float(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
+
+
+def forecast_days(session: Session, key: SeriesKey, run_kind: str, start: datetime, end: datetime) -> set[datetime]:
+    """The as-of days in ``[start, end]`` that already have forecasts of this series and run kind."""
+    query = (
+        select(Forecast.as_of)
+        .distinct()
+        .where(
+            Forecast.exchange == key.exchange,
+            Forecast.symbol == key.symbol,
+            Forecast.timeframe == key.timeframe,
+            Forecast.run_kind == run_kind,
+            Forecast.as_of >= start,
+            Forecast.as_of <= end,
+        )
+    )
+    return {as_utc(day) for day in session.scalars(query)}

@@ -87,3 +87,27 @@ def test_artifacts_are_published(flow_env, exchange, tmp_path):
         keys = {artifact.key for artifact in client.read_artifacts()}
     assert {f"forecasts-run-{run_id}", "accuracy-vs-naive", "plot-binance-btc-usdt-1d"} <= keys
     assert (tmp_path / "data" / "reports" / "binance_BTC-USDT_1d.png").stat().st_size > 10_000
+
+
+def test_backtest_flow_reports_each_series(flow_env, exchange):
+    from flows.backtest import BacktestParams, backtest
+    from tests.flows.conftest import TINY_JOB
+
+    exchange_params = params("BTC/USDT", "ETH/USDT")
+    daily(exchange_params, api_url=exchange.url)  # ingest the candles
+    start, end = (LAST_DAY - pd.Timedelta(days=4)).date(), LAST_DAY.date()
+    backtest_params = BacktestParams(
+        pairs=exchange_params.pairs, start=start, end=end, retrain_every=7, horizon=3, job=TINY_JOB
+    )
+    state = backtest(backtest_params, return_state=True)
+    assert state.is_completed(), state.message
+    assert state.result()["summary"].count("5 days run") == 2
+    engine = make_engine(flow_env)
+    with session_factory(engine)() as session:
+        backtested = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "backtest"))
+        run = session.scalars(select(Run).where(Run.kind == "backtest")).one()
+    engine.dispose()
+    assert backtested == 2 * 5 * 4 * 3 and run.status == "completed"
+    with get_client(sync_client=True) as client:
+        keys = {artifact.key for artifact in client.read_artifacts()}
+    assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= keys

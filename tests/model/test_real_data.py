@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import pytest
 
@@ -27,7 +29,8 @@ def test_training_across_real_gaps_and_forecast_refusal() -> None:
     seed_everything(0)
     model = train(candles, as_of, TINY_MODEL, TINY_TRAIN)
     assert len(forecast(model, candles, as_of - 12 * DAY)) == TINY_MODEL.horizon  # 2026-03-18: before the gap
-    with pytest.raises(ValueError, match=r"at most 3 missing.*missing: 2026-03-20, 2026-03-21, 2026-03-22, 2026-03-25"):
-        forecast(model, candles, as_of)
-    bridged = forecast(model, candles, as_of - 6 * DAY)  # 2026-03-24: three missing input days are bridged
-    assert bridged.attrs["bridged"] == ["2026-03-20", "2026-03-21", "2026-03-22"]
+    bridged = forecast(model, candles, as_of)  # gaps of 3 and 1 days in the input window are bridged
+    assert bridged.attrs["bridged"] == ["2026-03-20", "2026-03-21", "2026-03-22", "2026-03-25"]
+    strict = replace(model, model_config=model.model_config.model_copy(update={"max_bridged_days": 2}))
+    with pytest.raises(ValueError, match=r"gaps of at most 2 days bridged.*4 missing: 2026-03-20, 2026-03-21"):
+        forecast(strict, candles, as_of)

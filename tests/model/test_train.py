@@ -97,7 +97,7 @@ def test_forecast_needs_recent_contiguous_days(
     assert bridged.attrs["bridged"] == [str(missing_day.date())]
     assert forecast(tiny_model, candles, as_of).attrs["bridged"] == []
     strict = replace(tiny_model, model_config=tiny_model.model_config.model_copy(update={"max_bridged_days": 0}))
-    with pytest.raises(ValueError, match=rf"needs the 11 daily candles .*at most 0 missing.*{missing_day.date()}"):
+    with pytest.raises(ValueError, match=rf"needs the 11 daily candles .*at most 0 days bridged.*{missing_day.date()}"):
         forecast(strict, gapped, as_of)
     with pytest.raises(ValueError, match="1 missing"):
         forecast(tiny_model, candles[candles["ts"] < as_of], as_of)

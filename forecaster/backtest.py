@@ -1,0 +1,195 @@
+"""Walk-forward backtest: replay the daily job's steps day by day with only the candles known then.
+
+Every as-of day in the range runs exactly the daily job's code (``evaluate_step``,
+``train_step`` with the auto policy, ``forecast_step``) under ``run_kind = 'backtest'``, which
+keeps its forecasts and its model lineage apart from the live ones. Each step reads only candles
+up to its as-of day, so there is no look-ahead by construction (and a test checks it). Days that
+already have their forecasts are skipped: an interrupted backtest resumes where it stopped, and a
+finished one re-run changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.errors import InputError
+from forecaster.ingest.store import SeriesKey, load_candles
+from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
+from forecaster.report import accuracy_table, plot_forecasts, plot_rolling_mae
+from forecaster.results.forecasts import forecast_days
+
+RUN_KIND = "backtest"
+
+
+@dataclass
+class DayResult:
+    day: datetime
+    mode: str
+    trained: bool
+    train_seconds: float
+    wrote: list[str]
+    problems: list[str]
+
+
+@dataclass
+class BacktestSummary:
+    key: SeriesKey
+    start: datetime
+    end: datetime
+    days: list[DayResult] = field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        full = sum(1 for d in self.days if d.trained and d.mode == "full")
+        tuned = sum(1 for d in self.days if d.trained and d.mode == "finetune")
+        train_s = sum(d.train_seconds for d in self.days)
+        return (
+            f"{self.key} {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}: {len(self.days)} days run, {self.skipped} "
+            f"already done; {full} full retrains, {tuned} fine-tunes, {train_s:.0f} s training, "
+            f"{self.seconds:.0f} s in all"
+        )
+
+
+def backtest_config(job: JobConfig, *, retrain_every: int, horizon: int) -> JobConfig:
+    """The daily job's configuration with the backtest's retrain cadence and horizon."""
+    return job.model_copy(
+        update={
+            "run_kind": RUN_KIND,
+            "model": job.model.model_copy(update={"horizon": horizon}),
+            "train": job.train.model_copy(update={"full_retrain_every_days": retrain_every}),
+        }
+    )
+
+
+def check_range(
+    sessions: sessionmaker[Session], key: SeriesKey, start: datetime, end: datetime, job: JobConfig
+) -> None:
+    """Refuse a range that is reversed, beyond the stored candles, or without a full window before it."""
+    if start > end:
+        raise InputError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}")
+    with sessions() as session:
+        before = load_candles(session, key, end=start - timedelta(days=1))
+        stored = load_candles(session, key, start=start, end=end)
+    if stored.empty:
+        raise InputError(f"no candles of {key} between {start:%Y-%m-%d} and {end:%Y-%m-%d}: ingest them first")
+    needed = job.train.window_days + job.model.lookback
+    if before.empty or (start - before["ts"].iloc[0].to_pydatetime()).days < needed:
+        have = 0 if before.empty else (start - before["ts"].iloc[0].to_pydatetime()).days
+        raise InputError(
+            f"the first as-of day needs {needed} days of candles before --start ({job.train.window_days}-day "
+            f"training window + {job.model.lookback}-day lookback); {key} has {have}: start later or backfill"
+        )
+
+
+def run_backtest(
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    start: datetime,
+    end: datetime,
+    job: JobConfig,
+    checkpoint_dir: Path,
+    *,
+    run_id: int | None = None,
+    on_day: Callable[[DayResult, int, int], None] | None = None,
+) -> BacktestSummary:
+    """Replay the daily job for every stored as-of day in ``[start, end]``; see the module docstring."""
+    if job.run_kind != RUN_KIND:
+        raise ValueError("a backtest runs with run_kind='backtest' (see backtest_config)")
+    check_range(sessions, key, start, end, job)
+    began = time.perf_counter()
+    summary = BacktestSummary(key, start, end)
+    with sessions() as session:
+        stored = [ts.to_pydatetime() for ts in load_candles(session, key, start=start, end=end)["ts"]]
+        done = forecast_days(session, key, RUN_KIND, start, end)
+    todo = [day for day in stored if day not in done]
+    summary.skipped = len(stored) - len(todo)
+    for number, day in enumerate(todo, start=1):
+        evaluate_step(sessions, key)
+        trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id)
+        wrote = forecast_step(sessions, key, day, job, run_id=run_id)
+        result = DayResult(day, trained.mode, trained.trained, trained.seconds, wrote.written, wrote.problems)
+        summary.days.append(result)
+        if on_day is not None:
+            on_day(result, number, len(todo))
+    evaluate_step(sessions, key)
+    summary.seconds = time.perf_counter() - began
+    return summary
+
+
+def backtest_report(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per model and horizon over the range: MAE, RMSE, MAPE, MASE, MAE vs naive, direction, coverage,
+    and the training time spent. MASE divides by the in-sample one-day naive MAE of the 730 days
+    before ``start``."""
+    table = accuracy_table(session, key=key, run_kind=RUN_KIND, since=start, until=end)
+    history = load_candles(session, key, start=start - timedelta(days=730), end=start - timedelta(days=1))
+    scale = float(np.mean(np.abs(np.diff(history["close"].to_numpy())))) if len(history) > 1 else float("nan")
+    table.insert(table.columns.get_loc("mape") + 1, "mase", table["mae"] / scale)
+    train_seconds = session.scalar(
+        select(func.coalesce(func.sum(ModelVersion.duration_s), 0.0)).where(
+            ModelVersion.exchange == key.exchange,
+            ModelVersion.symbol == key.symbol,
+            ModelVersion.timeframe == key.timeframe,
+            ModelVersion.run_kind == RUN_KIND,
+            ModelVersion.train_end >= start,
+            ModelVersion.train_end <= end,
+        )
+    )
+    table["train_seconds"] = np.where(table["model"] == "bilstm_gru", float(train_seconds or 0.0), 0.0)
+    return table
+
+
+@dataclass(frozen=True)
+class BacktestFiles:
+    csv: Path
+    forecast_plot: Path
+    rolling_plot: Path | None
+
+
+def write_backtest_files(
+    session: Session, key: SeriesKey, start: datetime, end: datetime, table: pd.DataFrame, folder: Path
+) -> BacktestFiles:
+    """The report as CSV, and PNGs: actual vs forecast with intervals, and the rolling 30-day MAE vs naive."""
+    stem = f"backtest_{key.exchange}_{key.symbol.replace('/', '-')}_{key.timeframe}_{start:%Y%m%d}_{end:%Y%m%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    csv = folder / f"{stem}.csv"
+    table.to_csv(csv, index=False, float_format="%.6g")
+    forecasts = plot_forecasts(
+        session, key, folder / f"{stem}_forecasts.png", run_kind=RUN_KIND, days=(end - start).days + 8
+    )
+    errors = accuracy_errors(session, key, start, end)
+    try:
+        rolling: Path | None = plot_rolling_mae(
+            errors, folder / f"{stem}_rolling_mae.png", title=f"{key}: rolling 30-day MAE, horizon 1"
+        )
+    except InputError:
+        rolling = None  # too few scored days for a rolling window
+    return BacktestFiles(csv, forecasts, rolling)
+
+
+def accuracy_errors(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
+    """Horizon-1 absolute errors of the backtest's forecasts with targets in the range."""
+    query = (
+        select(Forecast.target_ts, Forecast.model, ForecastError.abs_error)
+        .join(ForecastError, ForecastError.forecast_id == Forecast.id)
+        .where(
+            Forecast.exchange == key.exchange,
+            Forecast.symbol == key.symbol,
+            Forecast.timeframe == key.timeframe,
+            Forecast.run_kind == RUN_KIND,
+            Forecast.horizon == 1,
+            Forecast.target_ts > start,
+            Forecast.target_ts <= end,
+        )
+    )
+    return pd.DataFrame(session.execute(query).all(), columns=["target_ts", "model", "abs_error"])

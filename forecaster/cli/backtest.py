@@ -1,0 +1,64 @@
+"""``forecaster backtest``: the walk-forward replay of the daily job over a date range."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from forecaster.backtest import DayResult, backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.dates import parse_date
+from forecaster.ingest.store import SeriesKey
+from forecaster.jobs import JobConfig
+from forecaster.runs import finish_run, start_run
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backtest")(backtest_command)
+
+
+def backtest_command(
+    exchange: ExchangeOption,
+    symbol: Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")],
+    start: Annotated[str, typer.Option(help="First as-of day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option(help="Last as-of day (YYYY-MM-DD).")],
+    retrain_every: Annotated[int, typer.Option(min=1, max=365, help="Days between full retrains.")] = 7,
+    horizon: Annotated[int, typer.Option(min=1, max=60, help="Days ahead to forecast.")] = 7,
+    timeframe: TimeframeOption = "1d",
+    database_url: DatabaseOption = None,
+) -> None:
+    """Replay the daily job for each day of the range with only the candles known then, then report."""
+    first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
+    config = settings(database_url)
+    sessions = open_database(config)
+    key = SeriesKey(exchange, symbol, timeframe)
+    job = backtest_config(JobConfig(), retrain_every=retrain_every, horizon=horizon)
+    parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
+    run_id = start_run(sessions, "backtest", parameters=parameters)
+    try:
+        summary = run_backtest(sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress)
+    except BaseException as exc:
+        finish_run(sessions, run_id, "failed", str(exc)[:2000])
+        raise
+    finish_run(sessions, run_id, "completed", summary.line())
+    with sessions() as session:
+        table = backtest_report(session, key, first, last)
+        files = write_backtest_files(session, key, first, last, table, config.reports_dir)
+    typer.echo(summary.line())
+    typer.echo(format_table(table))
+    typer.echo(f"wrote {files.csv}, {files.forecast_plot}" + (f", {files.rolling_plot}" if files.rolling_plot else ""))
+
+
+def format_table(table: pd.DataFrame) -> str:
+    shown = table.drop(columns=["exchange", "symbol", "timeframe"])
+    return shown.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+
+
+def _progress(result: DayResult, number: int, total: int) -> None:
+    trained = f"{result.mode} {result.train_seconds:.1f} s" if result.trained else "model reused"
+    notes = f"; {'; '.join(result.problems)}" if result.problems else ""
+    typer.echo(
+        f"  [{number}/{total}] {result.day:%Y-%m-%d}: {trained}, wrote {len(result.wrote)} models{notes}", err=True
+    )

@@ -1,0 +1,154 @@
+"""The walk-forward backtest: the daily job's steps replayed day by day, resumable, without look-ahead."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from forecaster.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.migrate import upgrade
+from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.errors import InputError
+from forecaster.ingest.clean import CleanCandles
+from forecaster.ingest.service import save_batch
+from forecaster.ingest.store import SeriesKey
+from forecaster.jobs import JobConfig
+from forecaster.model.config import ModelConfig, TrainConfig
+
+KEY = SeriesKey("binance", "BTC/USDT", "1d")
+JOB = backtest_config(
+    JobConfig(
+        model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
+        train=TrainConfig(
+            window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=64, accelerator="cpu"
+        ),
+    ),
+    retrain_every=3,
+    horizon=3,
+)
+START, END = pd.Timestamp("2024-06-01", tz="UTC").to_pydatetime(), pd.Timestamp("2024-06-10", tz="UTC").to_pydatetime()
+
+
+def store(sessions, frame: pd.DataFrame) -> None:
+    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    save_batch(
+        sessions,
+        KEY,
+        CleanCandles(frame.reset_index(drop=True)),
+        fetched=len(frame),
+        source="csv",
+        requested_since=None,
+        started=now,
+    )
+
+
+def history(btc: pd.DataFrame) -> pd.DataFrame:
+    return btc[(btc["ts"] >= "2023-12-01") & (btc["ts"] <= "2024-06-20")]
+
+
+def forecasts(sessions) -> pd.DataFrame:
+    with sessions() as session:
+        rows = session.execute(
+            select(
+                Forecast.model,
+                Forecast.as_of,
+                Forecast.horizon,
+                Forecast.yhat,
+                Forecast.yhat_lower,
+                Forecast.yhat_upper,
+            )
+            .where(Forecast.run_kind == "backtest")
+            .order_by(Forecast.as_of, Forecast.model, Forecast.horizon)
+        ).all()
+    return pd.DataFrame(rows, columns=["model", "as_of", "horizon", "yhat", "yhat_lower", "yhat_upper"])
+
+
+def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op(btc, sessions, tmp_path):
+    store(sessions, history(btc))
+    middle = START + pd.Timedelta(days=4)
+    first = run_backtest(sessions, KEY, START, middle, JOB, tmp_path)  # "interrupted" after five days
+    assert len(first.days) == 5
+    summary = run_backtest(sessions, KEY, START, END, JOB, tmp_path)
+    assert summary.skipped == 5 and [f"{d.day:%d}" for d in summary.days] == ["06", "07", "08", "09", "10"]
+    modes = [d.mode for d in first.days + summary.days]
+    assert modes == [
+        "full",
+        "finetune",
+        "finetune",
+        "full",
+        "finetune",
+        "finetune",
+        "full",
+        "finetune",
+        "finetune",
+        "full",
+    ]
+
+    rows = forecasts(sessions)
+    assert len(rows) == 10 * 4 * 3 and set(rows["model"]) == {"bilstm_gru", "naive", "drift", "moving_average"}
+    with sessions() as session:
+        live = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "live"))
+        lineage = set(session.scalars(select(ModelVersion.run_kind)))
+        scored = session.scalar(select(func.count()).select_from(ForecastError))
+    assert live == 0 and lineage == {"backtest"} and scored == len(rows)  # the candles reach past END
+
+    again = run_backtest(sessions, KEY, START, END, JOB, tmp_path)
+    assert again.days == [] and again.skipped == 10
+    pd.testing.assert_frame_equal(forecasts(sessions), rows)
+
+    with sessions() as session:
+        table = backtest_report(session, KEY, START, END)
+        files = write_backtest_files(session, KEY, START, END, table, tmp_path / "reports")
+    assert set(table["model"]) == {"bilstm_gru", "naive", "drift", "moving_average"} and set(table["horizon"]) == {
+        1,
+        2,
+        3,
+    }
+    for column in ("mae", "rmse", "mape", "mase", "mae_vs_naive", "direction_accuracy", "coverage", "train_seconds"):
+        assert column in table.columns
+    naive = table[table["model"] == "naive"]
+    assert (naive["mae_vs_naive"] == 1).all() and (naive["train_seconds"] == 0).all()
+    assert (table.loc[table["model"] == "bilstm_gru", "train_seconds"] > 0).all()
+    # only targets inside the range are scored in the report: h-day forecasts of the last days drop out
+    assert table.set_index(["model", "horizon"]).loc[("naive", 3), "n"] == 7  # as-of 06-01..06-07
+    assert files.csv.exists() and files.forecast_plot.stat().st_size > 10_000
+
+
+def test_no_look_ahead_changing_later_candles_changes_no_earlier_forecast(btc, tmp_path):
+    cut = START + pd.Timedelta(days=5)
+    tables = []
+    for name, shock in [("real", 1.0), ("shocked", 1.5)]:
+        url = f"sqlite:///{tmp_path / name}.db"
+        engine = make_engine(url)
+        upgrade(engine)
+        sessions = session_factory(engine)
+        frame = history(btc).copy()
+        later = frame["ts"] > cut
+        frame.loc[later, ["open", "high", "low", "close"]] *= shock  # the future is different
+        store(sessions, frame)
+        run_backtest(sessions, KEY, START, END, JOB, tmp_path / name)
+        tables.append(forecasts(sessions))
+        engine.dispose()
+    real, shocked = tables
+    known = real["as_of"] <= cut
+    pd.testing.assert_frame_equal(real[known].reset_index(drop=True), shocked[known].reset_index(drop=True))
+    assert not real[~known].equals(shocked[~known])  # later days did see their (different) candles
+
+
+def test_bad_ranges_are_refused(btc, sessions, tmp_path):
+    store(sessions, history(btc))
+    with pytest.raises(InputError, match="is after --end"):
+        run_backtest(sessions, KEY, END, START, JOB, tmp_path)
+    with pytest.raises(InputError, match=r"needs 130 days of candles before --start .* has 32"):
+        run_backtest(sessions, KEY, pd.Timestamp("2024-01-02", tz="UTC").to_pydatetime(), END, JOB, tmp_path)
+    with pytest.raises(InputError, match="no candles of binance BTC/USDT 1d between"):
+        run_backtest(
+            sessions,
+            KEY,
+            pd.Timestamp("2025-01-01", tz="UTC").to_pydatetime(),
+            pd.Timestamp("2025-02-01", tz="UTC").to_pydatetime(),
+            JOB,
+            tmp_path,
+        )
