@@ -1,0 +1,596 @@
+"""Model benchmarks on real BTC/USDT daily candles, default ``ModelConfig()`` / ``TrainConfig()``, one CPU thread.
+
+1. Training throughput, Lightning vs plain PyTorch: the same training windows (``CandleDataModule.setup("fit")``
+   on the window ending ``--as-of``), the same ``BiLSTMGRU`` with the same initial weights (same seed), the same
+   shuffled ``DataLoader`` (``CandleDataModule.train_dataloader()``: batch 64), Adam at the same learning rate,
+   MSE, a fixed number of epochs, no validation and no early stopping in either. Lightning fits ``ForecastModule``
+   through a bare ``pl.Trainer``; the plain loop is hand-written. Rounds are interleaved (Lightning, plain,
+   Lightning, plain, ...) after one untimed warm-up fit of each. Both runs must end with identical weights, which
+   shows they did the same work.
+2. Wall time of a full retrain (``train(..., TrainConfig(accelerator="cpu"))``, early stopping as configured) and
+   of a fine-tune of it (``parent=``, next day's as-of), for several as-of dates.
+3. ``forecast`` latency (H = 7), with a breakdown into its steps (a step-by-step copy of ``forecast``).
+4. Peak RSS of a full retrain in a fresh subprocess, and the checkpoint size (``save_checkpoint``).
+
+    nice python -m benchmarks.bench_model --repeats 3 --out /tmp/bench_model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from forecaster.model.artifact import TrainedModel, predict_prices
+from forecaster.model.checkpoint import save_checkpoint
+from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.data import CandleDataModule
+from forecaster.model.features import ONE_DAY, check_as_of, feature_frame
+from forecaster.model.intervals import apply_intervals
+from forecaster.model.module import ForecastModule
+from forecaster.model.network import BiLSTMGRU
+from forecaster.model.predict import forecast, recent_history
+from forecaster.model.train import seed_everything, train
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BTCUSDT.csv"
+DEFAULT_DATES = ("2024-06-30", "2025-06-30", "2025-12-31")
+QUIET_WARNINGS = (
+    r".*does not have many workers.*",
+    r".*isinstance\(treespec, LeafSpec\).*",
+    r".*defined a `validation_step` but have no `val_dataloader`.*",  # no validation in either loop, on purpose
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (1) and repeats (2)")
+    parser.add_argument("--out", type=Path, help="write every figure as JSON")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="candle CSV (timestamp,open,...,volume)")
+    parser.add_argument("--as-of", default="2025-12-31", help="as-of of the throughput windows and the forecasts")
+    parser.add_argument("--window-days", type=int, default=730, help="window of the throughput comparison")
+    parser.add_argument("--epochs", type=int, default=10, help="fixed epochs of the throughput comparison")
+    parser.add_argument("--dates", nargs="+", default=list(DEFAULT_DATES), help="as-of dates of the retrain timings")
+    parser.add_argument("--forecast-calls", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=TrainConfig().seed)
+    parser.add_argument("--parts", type=int, nargs="+", choices=(1, 2, 3, 4), default=[1, 2, 3, 4], help="what to run")
+    parser.add_argument("--memory-child", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+# helpers
+
+
+def load_candles(path: Path) -> pd.DataFrame:
+    frame = pd.read_csv(path)
+    frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
+    return frame[["ts", "open", "high", "low", "close", "volume"]]
+
+
+def utc_day(text: str) -> pd.Timestamp:
+    return check_as_of(pd.Timestamp(text, tz="UTC"))
+
+
+def quiet() -> None:
+    for name in ("pytorch_lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
+def timed(step: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = step()
+    return time.perf_counter() - started, result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def proc_status_mib(field: str) -> float:
+    """A memory line of /proc/self/status (Linux): ``VmRSS`` now, ``VmHWM`` the peak since exec or last reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak_rss() -> bool:
+    """Reset this process's ``VmHWM`` to its current RSS (Linux >= 4.0); False where not allowed."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def memory_now() -> dict[str, float]:
+    return {
+        "rss": proc_status_mib("VmRSS"),
+        "hwm": proc_status_mib("VmHWM"),
+        # ru_maxrss survives fork + exec on Linux: a child starts with its parent's peak, so it is kept for the
+        # record only; VmHWM belongs to this process's own address space
+        "ru_maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "nice": os.nice(0),
+        "load_avg_start": "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg()),
+        "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "pytorch_lightning": pl.__version__,
+        "pandas": version("pandas"),
+        "numpy": version("numpy"),
+    }
+
+
+# 1. Lightning vs plain PyTorch
+
+
+def clocks() -> tuple[float, float]:
+    """Wall time, and CPU time of this process (all threads): on a shared machine the second leaves out the time
+    spent waiting for a core."""
+    return time.perf_counter(), time.process_time()
+
+
+class EpochClock(pl.Callback):
+    """Wall and CPU time of every training epoch (its batches and epoch hooks), as the plain loop measures them."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+        self._started = (0.0, 0.0)
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = clocks()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        wall, cpu = clocks()
+        self.wall.append(wall - self._started[0])
+        self.cpu.append(cpu - self._started[1])
+
+
+def network_args(model_cfg: ModelConfig) -> tuple[int, int, int, int, float]:
+    cfg = model_cfg
+    return len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout
+
+
+def fit_lightning(data: CandleDataModule, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int, seed: int):
+    """``ForecastModule`` through a bare Trainer; the timing covers the Trainer's construction and ``fit``."""
+    seed_everything(seed)
+    module = ForecastModule(*network_args(model_cfg), learning_rate=train_cfg.learning_rate)
+    clock = EpochClock()
+    wall, cpu = clocks()
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        max_epochs=epochs,
+        num_sanity_val_steps=0,
+        callbacks=[clock],
+    )
+    trainer.fit(module, train_dataloaders=data.train_dataloader())
+    end_wall, end_cpu = clocks()
+    figures = {"seconds": end_wall - wall, "cpu_seconds": end_cpu - cpu, "epoch_seconds": clock.wall}
+    figures |= {"epoch_cpu_seconds": clock.cpu, "final_train_loss": float(trainer.callback_metrics["train_loss"])}
+    return figures, module.net.state_dict()
+
+
+def fit_plain(data: CandleDataModule, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int, seed: int):
+    """The same training by hand; the timing covers the loader, the optimiser and the epochs."""
+    seed_everything(seed)
+    net = BiLSTMGRU(*network_args(model_cfg))
+    epoch_wall: list[float] = []
+    epoch_cpu: list[float] = []
+    wall, cpu = clocks()
+    loader = data.train_dataloader()
+    optimizer = torch.optim.Adam(net.parameters(), lr=train_cfg.learning_rate)
+    loss_fn = nn.MSELoss()
+    net.train()
+    epoch_loss = torch.zeros(())
+    for _ in range(epochs):
+        started = clocks()
+        total, count = torch.zeros(()), 0
+        for x, y in loader:
+            optimizer.zero_grad()
+            loss = loss_fn(net(x), y)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(x)  # the epoch mean, as Lightning's on_epoch logging keeps it
+            count += len(x)
+        epoch_loss = total / count
+        ended = clocks()
+        epoch_wall.append(ended[0] - started[0])
+        epoch_cpu.append(ended[1] - started[1])
+    end_wall, end_cpu = clocks()
+    figures = {"seconds": end_wall - wall, "cpu_seconds": end_cpu - cpu, "epoch_seconds": epoch_wall}
+    figures |= {"epoch_cpu_seconds": epoch_cpu, "final_train_loss": float(epoch_loss)}
+    return figures, net.state_dict()
+
+
+def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[bool, float]:
+    diff = max(float((a[name] - b[name]).abs().max()) for name in a)
+    return all(torch.equal(a[name], b[name]) for name in a), diff
+
+
+def summarise_fits(rounds: list[dict[str, Any]], name: str, n_windows: int, epochs: int, batches: int) -> dict:
+    fits = [r[name] for r in rounds]
+    seconds = median([f["seconds"] for f in fits])
+    # steady-state epochs: the first epoch of every fit is left out
+    epoch = median([s for f in fits for s in f["epoch_seconds"][1:]] or [float("nan")])
+    epoch_cpu = median([s for f in fits for s in f["epoch_cpu_seconds"][1:]] or [float("nan")])
+    return {
+        "median_seconds": seconds,
+        "median_cpu_seconds": median([f["cpu_seconds"] for f in fits]),
+        "windows_per_s": n_windows * epochs / seconds,
+        "median_epoch_seconds": epoch,
+        "median_epoch_cpu_seconds": epoch_cpu,
+        "step_ms": 1000 * epoch / batches,
+        "step_cpu_ms": 1000 * epoch_cpu / batches,
+        "outside_epochs_seconds": median([f["seconds"] - sum(f["epoch_seconds"]) for f in fits]),
+    }
+
+
+def bench_throughput(candles: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
+    model_cfg = ModelConfig()
+    train_cfg = TrainConfig(accelerator="cpu", window_days=args.window_days)
+    data = CandleDataModule(candles, utc_day(args.as_of), model_cfg, train_cfg)
+    data.setup("fit")
+    assert data.train_windows is not None
+    n_windows = len(data.train_windows)
+    batches = -(-n_windows // train_cfg.batch_size)
+    fits = {"lightning": fit_lightning, "plain": fit_plain}
+    for fit in fits.values():  # untimed warm-up: first-call allocations, lazy imports
+        fit(data, model_cfg, train_cfg, 1, args.seed)
+    rounds: list[dict[str, Any]] = []
+    for index in range(args.repeats):
+        row: dict[str, Any] = {"round": index + 1}
+        states = {}
+        for name, fit in fits.items():  # interleaved: L P L P ...
+            row[name], states[name] = fit(data, model_cfg, train_cfg, args.epochs, args.seed)
+        row["identical_weights"], row["max_weight_diff"] = same_weights(states["lightning"], states["plain"])
+        row["ratio"] = row["lightning"]["seconds"] / row["plain"]["seconds"]
+        row["cpu_ratio"] = row["lightning"]["cpu_seconds"] / row["plain"]["cpu_seconds"]
+        print(
+            f"  round {index + 1}: lightning {row['lightning']['seconds']:.2f} s,"
+            f" plain {row['plain']['seconds']:.2f} s, ratio {row['ratio']:.3f} (CPU time {row['cpu_ratio']:.3f}),"
+            f" identical weights {row['identical_weights']}",
+            flush=True,
+        )
+        rounds.append(row)
+    summary: dict[str, Any] = {"windows": n_windows, "batches_per_epoch": batches, "epochs": args.epochs}
+    for name in fits:
+        summary[name] = summarise_fits(rounds, name, n_windows, args.epochs, batches)
+    light, plain = summary["lightning"], summary["plain"]
+    summary["ratio_median"] = median([r["ratio"] for r in rounds])
+    summary["cpu_ratio_median"] = median([r["cpu_ratio"] for r in rounds])
+    summary["ratio_of_medians"] = light["median_seconds"] / plain["median_seconds"]
+    # noise from other processes only ever adds time: the fastest fits are the least disturbed
+    summary["ratio_of_fastest"] = min(r["lightning"]["seconds"] for r in rounds) / min(
+        r["plain"]["seconds"] for r in rounds
+    )
+    summary["epoch_ratio"] = light["median_epoch_seconds"] / plain["median_epoch_seconds"]
+    summary["epoch_cpu_ratio"] = light["median_epoch_cpu_seconds"] / plain["median_epoch_cpu_seconds"]
+    summary["identical_weights"] = all(r["identical_weights"] for r in rounds)
+    summary["rounds"] = rounds
+    return summary
+
+
+# 2. full retrain and fine-tune
+
+
+def bench_retrain(candles: pd.DataFrame, args: argparse.Namespace) -> tuple[list[dict[str, Any]], TrainedModel]:
+    model_cfg, train_cfg = ModelConfig(), TrainConfig(accelerator="cpu")
+    results = []
+    last_full: TrainedModel | None = None
+    for text in args.dates:
+        as_of = utc_day(text)
+        runs: dict[str, list[dict[str, Any]]] = {"full": [], "finetune": []}
+        for _ in range(args.repeats):
+            seed_everything(args.seed)
+            seconds, full = timed(lambda as_of=as_of: train(candles, as_of, model_cfg, train_cfg))
+            runs["full"].append({"seconds": seconds, "epochs": full.epochs, "val_loss": full.val_loss})
+            seed_everything(args.seed)
+            seconds, tuned = timed(
+                lambda as_of=as_of, full=full: train(candles, as_of + ONE_DAY, model_cfg, train_cfg, parent=full)
+            )
+            runs["finetune"].append({"seconds": seconds, "epochs": tuned.epochs, "val_loss": tuned.val_loss})
+            last_full = full
+        row = {"as_of": text, "runs": runs}
+        for mode, items in runs.items():
+            row[mode] = {
+                "median_seconds": median([r["seconds"] for r in items]),
+                "epochs": sorted({r["epochs"] for r in items}),
+                "val_loss": items[-1]["val_loss"],
+            }
+        print(
+            f"  {text}: full {row['full']['median_seconds']:.2f} s ({row['full']['epochs']} epochs),"
+            f" fine-tune {row['finetune']['median_seconds']:.2f} s",
+            flush=True,
+        )
+        results.append(row)
+    assert last_full is not None
+    return results, last_full
+
+
+# 3. forecast latency
+
+
+def forecast_steps(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) -> dict[str, float]:
+    """``predict.forecast`` step by step, timing each step (kept in the same order as the original)."""
+    clock = [time.perf_counter()]
+
+    def tick() -> None:
+        clock.append(time.perf_counter())
+
+    cfg = model.model_config
+    as_of = check_as_of(as_of)
+    history = recent_history(candles, as_of, cfg.lookback + 1, cfg.max_bridged_days)
+    tick()
+    frame = feature_frame(history, cfg)
+    scaler = model.scaler()
+    scaled = scaler.transform(frame[[*cfg.features, "target"]].to_numpy())[:, :-1]
+    x = torch.tensor(scaled[None, :, :], dtype=torch.float32)
+    anchor = np.array([frame["close"].iloc[-1]], dtype=float)
+    tick()
+    net = model.network()
+    tick()
+    yhat = predict_prices(net, x, anchor, scaler, cfg.target)[0]
+    tick()
+    lower, upper = apply_intervals(yhat, model.interval_lower, model.interval_upper)
+    horizons = np.arange(1, cfg.horizon + 1)
+    result = pd.DataFrame(
+        {
+            "horizon": horizons,
+            "target_ts": [as_of + int(h) * ONE_DAY for h in horizons],
+            "yhat": yhat,
+            "yhat_lower": lower,
+            "yhat_upper": upper,
+        }
+    )
+    result.attrs["bridged"] = history.attrs["bridged"]
+    tick()
+    names = ("history", "features_scaling", "build_network", "forward", "intervals_frame")
+    steps = dict(zip(names, np.diff(clock), strict=True))
+    steps["total"] = clock[-1] - clock[0]
+    return steps
+
+
+def bench_forecast(model: TrainedModel, candles: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
+    as_of = utc_day(args.as_of)
+    for _ in range(20):
+        forecast(model, candles, as_of)
+    calls = [timed(lambda: forecast(model, candles, as_of))[0] for _ in range(args.forecast_calls)]
+    steps = [forecast_steps(model, candles, as_of) for _ in range(args.forecast_calls)]
+    total_steps = sum(s["total"] for s in steps)
+    result: dict[str, Any] = {
+        "calls": args.forecast_calls,
+        "median_ms": 1000 * median(calls),
+        "p95_ms": 1000 * percentile(calls, 95),
+        "max_ms": 1000 * max(calls),
+        "steps_median_total_ms": 1000 * median([s["total"] for s in steps]),
+        "steps": {
+            name: {
+                "median_ms": 1000 * median([s[name] for s in steps]),
+                "share": sum(s[name] for s in steps) / total_steps,
+            }
+            for name in steps[0]
+            if name != "total"
+        },
+    }
+    print(f"  forecast: median {result['median_ms']:.2f} ms, p95 {result['p95_ms']:.2f} ms", flush=True)
+    return result
+
+
+# 4. peak memory (child process) and checkpoint size
+
+
+def memory_child(args: argparse.Namespace) -> None:
+    """Runs in a fresh interpreter: RSS after imports and data, then the peak RSS during one full retrain."""
+    after_imports = memory_now()
+    candles = load_candles(args.data)
+    before = memory_now()
+    reset = reset_peak_rss()
+    seed_everything(args.seed)
+    seconds, model = timed(lambda: train(candles, utc_day(args.as_of), ModelConfig(), TrainConfig(accelerator="cpu")))
+    after = memory_now()
+    peak = max(before["hwm"], after["hwm"])
+    print(
+        json.dumps(
+            {
+                "after_imports_mib": after_imports,
+                "before_train_mib": before,
+                "after_train_mib": after,
+                "peak_reset_before_train": reset,
+                "peak_rss_mib": peak,
+                "train_peak_rss_mib": after["hwm"] if reset else None,
+                "train_seconds": seconds,
+                "epochs": model.epochs,
+            }
+        )
+    )
+
+
+def bench_memory(model: TrainedModel, args: argparse.Namespace) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.bench_model", "--memory-child", "--data", str(args.data)]
+    command += ["--as-of", args.as_of, "--seed", str(args.seed)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    child = json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "model.pt"
+        save_checkpoint(model, path)
+        size = path.stat().st_size
+    params = sum(value.numel() for value in model.state_dict.values())
+    train_peak = child["train_peak_rss_mib"]
+    result = {
+        "child": child,
+        "peak_rss_mib": child["peak_rss_mib"],
+        "after_imports_rss_mib": child["after_imports_mib"]["rss"],
+        "before_train_rss_mib": child["before_train_mib"]["rss"],
+        # peak during the retrain over the RSS just before it (None where the peak could not be reset)
+        "train_delta_mib": None if train_peak is None else train_peak - child["before_train_mib"]["rss"],
+        "after_train_rss_mib": child["after_train_mib"]["rss"],
+        "checkpoint_bytes": size,
+        "parameters": params,
+    }
+    print(f"  peak RSS {result['peak_rss_mib']:.0f} MiB, checkpoint {size / 1024:.1f} KiB", flush=True)
+    return result
+
+
+# report
+
+
+def throughput_rows(thr: dict[str, Any]) -> list[tuple[str, str]]:
+    light, plain = thr["lightning"], thr["plain"]
+    rounds = ", ".join(format(r["ratio"], ".3f") for r in thr["rounds"])
+    cpu_rounds = ", ".join(format(r["cpu_ratio"], ".3f") for r in thr["rounds"])
+    return [
+        ("training windows / batches per epoch (throughput)", f"{thr['windows']} / {thr['batches_per_epoch']}"),
+        (f"Lightning, windows/s ({thr['epochs']}-epoch fit, median)", f"{light['windows_per_s']:,.0f}"),
+        (f"plain PyTorch, windows/s ({thr['epochs']}-epoch fit, median)", f"{plain['windows_per_s']:,.0f}"),
+        ("**Lightning / plain, wall time of a fit** (median of rounds)", f"**{thr['ratio_median']:.3f}** ({rounds})"),
+        ("Lightning / plain, fastest fit / fastest fit (wall)", f"{thr['ratio_of_fastest']:.3f}"),
+        ("Lightning / plain, CPU time of a fit (median of rounds)", f"{thr['cpu_ratio_median']:.3f} ({cpu_rounds})"),
+        (
+            "Lightning / plain, one steady epoch, wall / CPU (median)",
+            f"{thr['epoch_ratio']:.3f} / {thr['epoch_cpu_ratio']:.3f}",
+        ),
+        (
+            "time per batch Lightning / plain, wall (CPU)",
+            f"{light['step_ms']:.1f} ({light['step_cpu_ms']:.1f}) / {plain['step_ms']:.1f} ({plain['step_cpu_ms']:.1f})"
+            " ms",
+        ),
+        (
+            "per fit outside the epochs (Trainer, fit setup) Lightning / plain",
+            f"{light['outside_epochs_seconds']:.3f} s / {plain['outside_epochs_seconds']:.3f} s",
+        ),
+        ("same final weights in both", "yes, bit-identical" if thr["identical_weights"] else "NO"),
+    ]
+
+
+def retrain_rows(retrain: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    rows = []
+    for row in retrain:
+        for mode, label in (("full", f"full retrain, as of {row['as_of']}"), ("finetune", "fine-tune, next day")):
+            figures = row[mode]
+            epochs = "/".join(str(e) for e in figures["epochs"])
+            rows.append((f"{label} (median)", f"{figures['median_seconds']:.2f} s, {epochs} epoch(s)"))
+    return rows
+
+
+def forecast_rows(fc: dict[str, Any]) -> list[tuple[str, str]]:
+    shares = ", ".join(f"{name} {s['share']:.0%}" for name, s in fc["steps"].items())
+    return [
+        (f"forecast H=7, {fc['calls']} calls: median / p95", f"{fc['median_ms']:.2f} ms / {fc['p95_ms']:.2f} ms"),
+        (f"forecast time by step (step-by-step copy, median {fc['steps_median_total_ms']:.2f} ms)", shares),
+    ]
+
+
+def memory_rows(mem: dict[str, Any]) -> list[tuple[str, str]]:
+    delta = "n/a" if mem["train_delta_mib"] is None else f"{mem['train_delta_mib']:.0f}"
+    return [
+        (
+            "peak RSS of a full retrain (fresh process, VmHWM)",
+            f"{mem['peak_rss_mib']:.0f} MiB (after imports {mem['after_imports_rss_mib']:.0f} MiB,"
+            f" + data {mem['before_train_rss_mib']:.0f} MiB, retrain peak +{delta} MiB,"
+            f" after it {mem['after_train_rss_mib']:.0f} MiB)",
+        ),
+        ("checkpoint file", f"{mem['checkpoint_bytes'] / 1024:.1f} KiB ({mem['parameters']:,} parameters)"),
+    ]
+
+
+def report(figures: dict[str, Any]) -> str:
+    makers: dict[str, Callable[[Any], list[tuple[str, str]]]] = {
+        "throughput": throughput_rows,
+        "retrain": retrain_rows,
+        "forecast": forecast_rows,
+        "memory": memory_rows,
+    }
+    rows = [row for name, make in makers.items() if name in figures for row in make(figures[name])]
+    return "\n".join(["| measure | value |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    quiet()
+    if args.memory_child:
+        memory_child(args)
+        return 0
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "-m", "benchmarks.bench_model", *given])
+    info = machine()
+    print(f"command: {command}")
+    print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    started = time.perf_counter()
+    candles = load_candles(args.data)
+    figures: dict[str, Any] = {"command": command, "machine": info}
+
+    if 1 in args.parts:
+        print("\n1. training throughput, Lightning vs plain PyTorch", flush=True)
+        figures["throughput"] = bench_throughput(candles, args)
+    model = None
+    if 2 in args.parts:
+        print("2. full retrain and fine-tune", flush=True)
+        figures["retrain"], model = bench_retrain(candles, args)
+    if {3, 4} & set(args.parts) and (model is None or model.train_end != utc_day(args.as_of)):
+        seed_everything(args.seed)  # forecasts and the checkpoint use the model of --as-of
+        model = train(candles, utc_day(args.as_of), ModelConfig(), TrainConfig(accelerator="cpu"))
+    if 3 in args.parts:
+        assert model is not None
+        print("3. forecast latency", flush=True)
+        figures["forecast"] = bench_forecast(model, candles, args)
+    if 4 in args.parts:
+        assert model is not None
+        print("4. peak memory and checkpoint size", flush=True)
+        figures["memory"] = bench_memory(model, args)
+
+    info["load_avg_end"] = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    info["torch_threads_end"] = torch.get_num_threads()
+    info["wall_seconds"] = round(time.perf_counter() - started, 1)
+    print(f"\nload average at the end: {info['load_avg_end']}; torch threads {info['torch_threads_end']}")
+    print(f"total wall time: {info['wall_seconds']:.0f} s\n")
+    print(report(figures))
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2, default=str))
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
