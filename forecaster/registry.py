@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import ModelVersion
@@ -40,7 +41,11 @@ def save_and_register(
     run_id: int | None,
     manifest: dict[str, Any],
 ) -> ModelVersion:
-    """Write the checkpoint, then register it; a failed registration removes the file again."""
+    """Write the checkpoint, then register it; a failed registration removes the file again.
+
+    One version per series, run kind and as-of day: when a concurrent run registered that day
+    first, its version is returned and this checkpoint removed.
+    """
     path = checkpoint_path(root, key, model)
     path.parent.mkdir(parents=True, exist_ok=True)
     sha256 = save_checkpoint(model, path)
@@ -70,6 +75,19 @@ def save_and_register(
     try:
         with sessions.begin() as session:
             session.add(version)
+    except IntegrityError:
+        path.unlink(missing_ok=True)
+        with sessions() as session:
+            winner = session.scalars(
+                select(ModelVersion).where(
+                    ModelVersion.exchange == key.exchange,
+                    ModelVersion.symbol == key.symbol,
+                    ModelVersion.timeframe == key.timeframe,
+                    ModelVersion.run_kind == run_kind,
+                    ModelVersion.train_end == version.train_end,
+                )
+            ).one()
+        return winner
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from forecaster.ingest.service import save_batch
 from forecaster.ingest.store import SeriesKey
 from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
 from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.registry import load_version, save_and_register
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
@@ -144,3 +147,19 @@ def test_forecast_needs_the_as_of_candle(sessions, config, btc, tmp_path):
         forecast_step(sessions, KEY, pd.Timestamp("2030-01-01", tz="UTC").to_pydatetime(), config)
     with pytest.raises(InputError, match="no model to fine-tune yet"):
         train_step(sessions, KEY, btc["ts"].iloc[49].to_pydatetime(), "finetune", config, tmp_path)
+
+
+def test_a_second_registration_for_the_same_day_returns_the_first(btc, sessions, config, tmp_path):
+    history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-06-30")]
+    store(sessions, history)
+    as_of = history["ts"].iloc[-1].to_pydatetime()
+    first = train_step(sessions, KEY, as_of, "full", config, tmp_path)
+    with sessions() as session:
+        registered = session.get_one(ModelVersion, first.version_id)
+    model = replace(load_version(registered), seconds=0.0)
+    winner = save_and_register(
+        sessions, tmp_path, KEY, model, run_kind="live", parent_id=None, run_id=None, manifest={}
+    )
+    assert winner.id == first.version_id
+    assert count(sessions, ModelVersion) == 1
+    assert len(list(tmp_path.rglob("*.ckpt"))) == 1  # the loser's checkpoint is gone

@@ -79,6 +79,9 @@ class ModelVersion(Base):
     (``run_kind = 'backtest'``) form their own lineage, apart from the live one."""
 
     __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("exchange", "symbol", "timeframe", "run_kind", "train_end", name="uq_model_versions_day"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     exchange: Mapped[str] = mapped_column(String(64))

@@ -92,6 +92,7 @@ def upgrade() -> None:
         sa.Column("checkpoint_path", sa.String(1024), nullable=False),
         sa.Column("checkpoint_sha256", sa.String(64), nullable=False),
         sa.Column("manifest", sa.JSON(), nullable=False),
+        sa.UniqueConstraint("exchange", "symbol", "timeframe", "run_kind", "train_end", name="uq_model_versions_day"),
     )
     op.create_index(
         "ix_model_versions_key", "model_versions", ["exchange", "symbol", "timeframe", "run_kind", "train_end"]

@@ -1,0 +1,108 @@
+"""The 365-day walk-forward backtest of one symbol: wall time against the 10-minute target, and where it goes.
+
+    python -m benchmarks.bench_backtest [--symbol BTCUSDT] [--start 2025-03-31] [--end 2026-03-30] [--out DIR]
+
+Imports ``../shared/data/<SYMBOL>.csv`` into a fresh SQLite database, runs ``forecaster.backtest.run_backtest``
+with the default model and policy (weekly full retrain, daily fine-tune) under cProfile, and prints the wall
+time, the share of each step, and the report table. The reference measured in the same run is the pure
+training compute (the fits' own seconds): ``overhead = wall / fit seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import platform
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from forecaster.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.cli.backtest import format_table
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.migrate import upgrade
+from forecaster.ingest.csv_import import import_csv
+from forecaster.ingest.store import SeriesKey
+from forecaster.jobs import JobConfig
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+STEPS = {
+    "train (fit)": "forecaster/model/train.py:train",
+    "auto policy: parent's validation loss": "forecaster/model/policy.py:parent_val_loss",
+    "checkpoint save + register": "forecaster/registry.py:save_and_register",
+    "checkpoint load (hash + weights_only)": "forecaster/registry.py:load_version",
+    "forecast (model)": "forecaster/model/predict.py:forecast",
+    "baselines": "forecaster/model/baselines.py:baseline_forecast",
+    "naive gate": "forecaster/results/gate.py:naive_gate",
+    "evaluate": "forecaster/jobs.py:evaluate_step",
+    "read candles": "forecaster/jobs.py:read_history",
+}
+
+
+def cumulative(stats: pstats.Stats, target: str) -> float:
+    """Cumulative seconds of the function ``path:name`` (summed over its entries)."""
+    path, name = target.split(":")
+    return sum(
+        entry[3]
+        for (filename, _, function), entry in stats.stats.items()  # type: ignore[attr-defined]
+        if filename.endswith(path) and function == name
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument("--start", default="2025-03-31")
+    parser.add_argument("--end", default="2026-03-30")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the report, CSV, PNGs and results.json")
+    args = parser.parse_args()
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_backtest_"))
+    out.mkdir(parents=True, exist_ok=True)
+    unified = f"{args.symbol[:-4]}/{args.symbol[-4:]}"
+    key = SeriesKey("binance", unified, "1d")
+    engine = make_engine(f"sqlite:///{out / 'backtest.db'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    import_csv(sessions, DATA / f"{args.symbol}.csv", key)
+    start, end = (pd.Timestamp(day, tz="UTC").to_pydatetime() for day in (args.start, args.end))
+    job = backtest_config(JobConfig(), retrain_every=7, horizon=7)
+
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.enable()
+    summary = run_backtest(sessions, key, start, end, job, out / "checkpoints")
+    profiler.disable()
+    wall = time.perf_counter() - began
+    stats = pstats.Stats(profiler)
+    fit = sum(day.train_seconds for day in summary.days)
+
+    with sessions() as session:
+        table = backtest_report(session, key, start, end)
+        files = write_backtest_files(session, key, start, end, table, out)
+    steps = {name: cumulative(stats, target) for name, target in STEPS.items()}
+    print(
+        f"machine: {os.cpu_count()} cores, python {platform.python_version()}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
+    print(f"command: python -m benchmarks.bench_backtest --symbol {args.symbol} --start {args.start} --end {args.end}")
+    print(summary.line())
+    print(
+        f"wall {wall:.0f} s ({wall / 60:.1f} min, target < 10 min); fits {fit:.0f} s; overhead ratio {wall / fit:.2f}"
+    )
+    print("| step | seconds (cumulative, profiled) | share of wall |\n| --- | ---: | ---: |")
+    for name, seconds in steps.items():
+        print(f"| {name} | {seconds:.1f} | {seconds / wall:.0%} |")
+    print(format_table(table))
+    print(f"files: {files.csv} {files.forecast_plot} {files.rolling_plot}")
+    results = {"wall_s": wall, "fit_s": fit, "days": len(summary.days), "steps": steps, "summary": summary.line()}
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
