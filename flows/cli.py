@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from forecaster.cli import app
 from forecaster.cli import main as library_main
-from forecaster.cli.common import ApiUrlOption, DatabaseOption, TimeframeOption, split_symbols
+from forecaster.cli.common import ApiUrlOption, DatabaseOption, TimeframeOption, split_symbols, validation_message
 from forecaster.dates import parse_date
 from forecaster.errors import InputError
 
@@ -79,9 +79,7 @@ def _params(model: Any, **values: Any) -> Any:
     try:
         return model(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{where}: {first['msg']}") from None
+        raise InputError(validation_message(exc)) from None
 
 
 def _dask_runner(address: str | None, workers: int) -> Any:

@@ -62,12 +62,13 @@ class BacktestSummary:
 
 
 def backtest_config(job: JobConfig, *, retrain_every: int, horizon: int) -> JobConfig:
-    """The daily job's configuration with the backtest's retrain cadence and horizon."""
-    return job.model_copy(
-        update={
+    """The daily job's configuration with the backtest's retrain cadence and horizon (validated)."""
+    return JobConfig.model_validate(
+        job.model_dump()
+        | {
             "run_kind": RUN_KIND,
-            "model": job.model.model_copy(update={"horizon": horizon}),
-            "train": job.train.model_copy(update={"full_retrain_every_days": retrain_every}),
+            "model": job.model.model_dump() | {"horizon": horizon},
+            "train": job.train.model_dump() | {"full_retrain_every_days": retrain_every},
         }
     )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,7 @@ from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
 from forecaster.model.checkpoint import CheckpointError
 from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.data import required_days
 from forecaster.model.policy import choose_mode, parent_val_loss
 from forecaster.model.predict import forecast
 from forecaster.model.train import seed_everything, train
@@ -59,6 +60,18 @@ class JobConfig(BaseModel):
     gate_window_days: int = Field(default=90, ge=7)
     gate_min_pairs: int = Field(default=20, ge=2)
     run_kind: RunKind = "live"
+
+    @model_validator(mode="after")
+    def _window_fits_the_model(self) -> JobConfig:
+        needed = required_days(self.model, self.train)
+        if self.train.window_days < needed:
+            raise ValueError(
+                f"window_days={self.train.window_days} is shorter than the model needs: {needed} days "
+                f"(1 + lookback {self.model.lookback} + horizon {self.model.horizon} + val_days {self.train.val_days})"
+            )
+        if self.train.val_days < self.model.horizon:
+            raise ValueError(f"val_days ({self.train.val_days}) must be at least the horizon ({self.model.horizon})")
+        return self
 
     @property
     def gate(self) -> GateConfig:

@@ -7,8 +7,10 @@ import os
 import sys
 
 import typer
+from pydantic import ValidationError
 
 from forecaster.cli import backtest, db, ingest, model, report
+from forecaster.cli.common import validation_message
 from forecaster.errors import ForecasterError
 
 app = typer.Typer(
@@ -34,19 +36,19 @@ def main() -> None:
         sys.argv.remove("--debug")
     try:
         app(standalone_mode=False)
-    except ForecasterError as exc:
+    except (ForecasterError, ValidationError) as exc:
         if debug:
             raise
-        typer.echo(f"error: {exc}", err=True)
+        message = validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
+        typer.echo(f"error: {message}", err=True)
         sys.exit(1)
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:
+        usage = getattr(exc, "format_message", None)  # typer's (vendored click) usage errors
+        if callable(usage) and isinstance(getattr(exc, "exit_code", None), int):
+            typer.echo(f"error: {usage()}", err=True)
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if debug:
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
@@ -47,3 +48,11 @@ def split_symbols(text: str) -> list[str]:
     if not symbols:
         raise typer.BadParameter("give at least one symbol, e.g. BTC/USDT,ETH/USDT", param_hint="--symbols")
     return list(dict.fromkeys(symbols))
+
+
+def validation_message(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``train.window_days: window_days=100 is shorter than ...``."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
