@@ -19,6 +19,9 @@ for _name in [name for name in os.environ if name.startswith("FORECASTER_")]:
 
 from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402
+from forecaster.ingest.clean import CleanCandles  # noqa: E402
+from forecaster.ingest.service import save_batch  # noqa: E402
+from forecaster.ingest.store import SeriesKey  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("FORECASTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -32,6 +35,13 @@ def read_shared_candles(name: str) -> pd.DataFrame:
     frame = pd.read_csv(path)
     frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
     return frame[["ts", "open", "high", "low", "close", "volume"]]
+
+
+def store_candles(sessions: sessionmaker[Session], key: SeriesKey, frame: pd.DataFrame) -> None:
+    """Write clean candles straight into the database, as an ingest would."""
+    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
+    clean = CleanCandles(frame.reset_index(drop=True))
+    save_batch(sessions, key, clean, fetched=len(frame), source="csv", requested_since=None, started=now)
 
 
 @pytest.fixture(scope="session")

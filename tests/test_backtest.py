@@ -11,11 +11,10 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastError, ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.clean import CleanCandles
-from forecaster.ingest.service import save_batch
 from forecaster.ingest.store import SeriesKey
 from forecaster.jobs import JobConfig
 from forecaster.model.config import ModelConfig, TrainConfig
+from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 JOB = backtest_config(
@@ -32,16 +31,7 @@ START, END = pd.Timestamp("2024-06-01", tz="UTC").to_pydatetime(), pd.Timestamp(
 
 
 def store(sessions, frame: pd.DataFrame) -> None:
-    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
-    save_batch(
-        sessions,
-        KEY,
-        CleanCandles(frame.reset_index(drop=True)),
-        fetched=len(frame),
-        source="csv",
-        requested_since=None,
-        started=now,
-    )
+    store_candles(sessions, KEY, frame)
 
 
 def history(btc: pd.DataFrame) -> pd.DataFrame:

@@ -11,12 +11,11 @@ from sqlalchemy import func, select, text
 
 from forecaster.db.models import Forecast, ForecastError, ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.clean import CleanCandles
-from forecaster.ingest.service import save_batch
 from forecaster.ingest.store import SeriesKey
 from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.registry import load_version, save_and_register
+from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
@@ -33,15 +32,7 @@ def config() -> JobConfig:
 
 
 def store(sessions, frame: pd.DataFrame) -> None:
-    save_batch(
-        sessions,
-        KEY,
-        CleanCandles(frame.reset_index(drop=True)),
-        fetched=len(frame),
-        source="csv",
-        requested_since=None,
-        started=pd.Timestamp.now(tz="UTC").to_pydatetime(),
-    )
+    store_candles(sessions, KEY, frame)
 
 
 def count(sessions, table) -> int:

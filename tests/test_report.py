@@ -20,8 +20,6 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastError
 from forecaster.errors import InputError
-from forecaster.ingest.clean import CleanCandles
-from forecaster.ingest.service import save_batch
 from forecaster.ingest.store import SeriesKey
 from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
 from forecaster.model.artifact import TrainedModel
@@ -37,6 +35,7 @@ from forecaster.report import (
     report_path,
     window_markdown,
 )
+from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 EMPTY = SeriesKey("binance", "ETH/USDT", "1d")
@@ -63,15 +62,7 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
         gate_min_pairs=5,
     )
     history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-07-31")].reset_index(drop=True)
-    save_batch(
-        sessions,
-        KEY,
-        CleanCandles(history),
-        fetched=len(history),
-        source="csv",
-        requested_since=None,
-        started=pd.Timestamp.now(tz="UTC").to_pydatetime(),
-    )
+    store_candles(sessions, KEY, history)
     days = [day.to_pydatetime() for day in history["ts"].iloc[-15:-HORIZON]]
     train_step(sessions, KEY, days[0], "full", config, checkpoints)
     for day in days:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from forecaster.model import ModelConfig, TrainConfig, TrainedModel, seed_everything, train
 
-DATA_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 START = pd.Timestamp("2021-01-01", tz="UTC")
 
 TINY_MODEL = ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4, dropout=0.1)
@@ -39,15 +36,6 @@ def make_candles(log_returns: np.ndarray, start: pd.Timestamp = START, seed: int
 
 def random_walk(n: int, seed: int = 0, sigma: float = 0.02) -> pd.DataFrame:
     return make_candles(np.random.default_rng(seed).normal(0.0, sigma, size=n), seed=seed)
-
-
-def load_real(symbol: str) -> pd.DataFrame:
-    path = DATA_DIR / f"{symbol}.csv"
-    if not path.exists():
-        pytest.skip(f"real candle data not found at {path}")
-    frame = pd.read_csv(path)
-    frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
-    return frame[["ts", "open", "high", "low", "close", "volume"]]
 
 
 @pytest.fixture(scope="session")

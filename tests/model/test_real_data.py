@@ -9,14 +9,15 @@ import pytest
 
 from forecaster.model import forecast, seed_everything, train
 from forecaster.model.data import CandleDataModule
+from tests.conftest import read_shared_candles
 
-from .conftest import TINY_MODEL, TINY_TRAIN, load_real
+from .conftest import TINY_MODEL, TINY_TRAIN
 
 DAY = pd.Timedelta(days=1)
 
 
 def test_training_across_real_gaps_and_forecast_refusal() -> None:
-    candles = load_real("BTCUSDT")
+    candles = read_shared_candles("BTCUSDT")
     as_of = pd.Timestamp("2026-03-30", tz="UTC")
     data = CandleDataModule(candles, as_of, TINY_MODEL, TINY_TRAIN)
     data.setup("fit")
