@@ -61,6 +61,12 @@ def main() -> None:
     parser.add_argument("--start", default="2025-03-31")
     parser.add_argument("--end", default="2026-03-30")
     parser.add_argument("--out", type=Path, default=None, help="folder for the report, CSV, PNGs and results.json")
+    parser.add_argument(
+        "--job",
+        default="{}",
+        help='JobConfig overrides as JSON, e.g. \'{"model": {"features": ["log_return", "range"]}}\'',
+    )
+    parser.add_argument("--retrain-every", type=int, default=7)
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_backtest_"))
     out.mkdir(parents=True, exist_ok=True)
@@ -71,7 +77,15 @@ def main() -> None:
     sessions = session_factory(engine)
     import_csv(sessions, DATA / f"{args.symbol}.csv", key)
     start, end = (pd.Timestamp(day, tz="UTC").to_pydatetime() for day in (args.start, args.end))
-    job = backtest_config(JobConfig(), retrain_every=7, horizon=7)
+    overrides = json.loads(args.job)
+    base = JobConfig().model_dump()
+    job = backtest_config(
+        JobConfig.model_validate(
+            {**base, **{k: base[k] | v if isinstance(v, dict) else v for k, v in overrides.items()}}
+        ),
+        retrain_every=args.retrain_every,
+        horizon=7,
+    )
 
     profiler = cProfile.Profile()
     began = time.perf_counter()
@@ -100,7 +114,15 @@ def main() -> None:
         print(f"| {name} | {seconds:.1f} | {seconds / wall:.0%} |")
     print(format_table(table))
     print(f"files: {files.csv} {files.forecast_plot} {files.rolling_plot}")
-    results = {"wall_s": wall, "fit_s": fit, "days": len(summary.days), "steps": steps, "summary": summary.line()}
+    results = {
+        "wall_s": wall,
+        "fit_s": fit,
+        "days": len(summary.days),
+        "steps": steps,
+        "summary": summary.line(),
+        "job": job.model_dump(mode="json"),
+        "retrain_every": args.retrain_every,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2))
 
 
