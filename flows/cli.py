@@ -92,4 +92,6 @@ def _dask_runner(address: str | None, workers: int) -> Any:
 
 def main() -> None:
     """Console entry point of ``forecaster``."""
+    # The job runs offline and unattended: Prefect's server-side usage analytics stay off unless asked for.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     library_main()
