@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import ccxt
@@ -75,6 +75,11 @@ class DailyParams(BaseModel):
         keys = [pair.key for pair in self.pairs]
         if len(set(keys)) != len(keys):
             raise ValueError("the same (exchange, symbol, timeframe) appears twice in pairs")
-        if self.as_of is not None and self.as_of > date.today():
-            raise ValueError(f"as_of {self.as_of} lies in the future")
         return self
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_in_future(cls, value: date | None) -> date | None:
+        if value is not None and value > datetime.now(UTC).date():
+            raise ValueError(f"{value} lies in the future (UTC)")
+        return value

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from forecaster.exchange.retry import RetryPolicy
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,53 @@ class Settings(BaseSettings):
     exchange_api_url: str | None = Field(
         default=None, description="Replaces scheme and host of every REST root of the ccxt exchange."
     )
+    exchange_timeout_ms: int = Field(
+        default=10_000, ge=100, le=600_000, description="ccxt timeout of one exchange request, in milliseconds."
+    )
+    exchange_api_key: SecretStr | None = Field(
+        default=None, description="Exchange API key (ccxt apiKey), from the environment only; never printed or stored."
+    )
+    exchange_api_secret: SecretStr | None = Field(
+        default=None,
+        description="Exchange API secret (ccxt secret), from the environment only; never printed or stored.",
+    )
+    retry_attempts: int = Field(default=5, ge=1, le=50, description="Calls per exchange request before giving up.")
+    retry_initial_delay_s: float = Field(default=1.0, ge=0.0, le=600.0, description="First wait between attempts.")
+    retry_max_delay_s: float = Field(
+        default=30.0, ge=0.0, le=3600.0, description="Longest wait between attempts (a longer Retry-After is capped)."
+    )
+    task_retry_delay_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description="First wait before Prefect retries a step that failed on a transient error (then x2).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.retry_max_delay_s < self.retry_initial_delay_s:
+            raise ValueError(
+                f"retry_max_delay_s ({self.retry_max_delay_s}) is below retry_initial_delay_s "
+                f"({self.retry_initial_delay_s})"
+            )
+        if (self.exchange_api_key is None) != (self.exchange_api_secret is None):
+            raise ValueError("set both FORECASTER_EXCHANGE_API_KEY and FORECASTER_EXCHANGE_API_SECRET, or neither")
+        return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How exchange calls are retried (``FORECASTER_RETRY_ATTEMPTS``, ``_INITIAL_DELAY_S``, ``_MAX_DELAY_S``)."""
+        return RetryPolicy(self.retry_attempts, self.retry_initial_delay_s, self.retry_max_delay_s)
+
+    @property
+    def exchange_credentials(self) -> dict[str, str]:
+        """ccxt's ``apiKey``/``secret`` when both are configured, else nothing. Never log the result."""
+        if self.exchange_api_key is None or self.exchange_api_secret is None:
+            return {}
+        return {
+            "apiKey": self.exchange_api_key.get_secret_value(),
+            "secret": self.exchange_api_secret.get_secret_value(),
+        }
 
     @property
     def checkpoint_dir(self) -> Path:

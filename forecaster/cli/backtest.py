@@ -7,9 +7,17 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from forecaster.backtest import DayResult, backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.backtest import (
+    DayResult,
+    backtest_config,
+    backtest_report,
+    check_range,
+    run_backtest,
+    write_backtest_files,
+)
 from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
 from forecaster.dates import parse_date
+from forecaster.errors import InputError
 from forecaster.ingest.store import SeriesKey
 from forecaster.jobs import JobConfig
 from forecaster.runs import finish_run, start_run
@@ -31,10 +39,13 @@ def backtest_command(
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
-    config = settings(database_url)
-    sessions = open_database(config)
+    if first > last:
+        raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
     key = SeriesKey(exchange, symbol, timeframe)
     job = backtest_config(JobConfig(), retrain_every=retrain_every, horizon=horizon)
+    config = settings(database_url)
+    sessions = open_database(config)
+    check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
     run_id = start_run(sessions, "backtest", parameters=parameters)
     try:

@@ -22,7 +22,6 @@ from forecaster.dates import parse_date
 from forecaster.errors import ForecasterError
 from forecaster.exchange.client import check_market
 from forecaster.exchange.open import open_exchange
-from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.csv_import import import_csv
 from forecaster.ingest.fetch import PageProgress
 from forecaster.ingest.service import ingest_from_exchange
@@ -49,9 +48,9 @@ def ingest_command(
     timeframe_ms(timeframe)
     config = settings(database_url, exchange_api_url=api_url)
     sessions = open_database(config)
-    policy = RetryPolicy()
+    policy = config.retry_policy
     failures = 0
-    with open_exchange(exchange, config.exchange_api_url) as client:
+    with open_exchange(exchange, config.exchange_api_url, config) as client:
         for symbol in names:  # every symbol is checked before anything is written
             check_market(client, symbol, timeframe, policy)
         for symbol in names:

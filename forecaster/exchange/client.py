@@ -8,6 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 
+from forecaster.config import Settings
 from forecaster.errors import InputError
 from forecaster.exchange.retry import RetryPolicy, call_exchange
 
@@ -18,14 +19,35 @@ PAGE_LIMIT_OVERRIDES = {"okx": 100}
 RECENT_ONLY = {"kraken": 720}
 
 
-def make_exchange(exchange_id: str, api_url: str | None = None, *, timeout_ms: int = 10_000) -> ccxt.Exchange:
-    """A ccxt instance with its rate limiter on; ``api_url`` redirects every REST root to another host."""
+def make_exchange(
+    exchange_id: str,
+    api_url: str | None = None,
+    *,
+    timeout_ms: int | None = None,
+    settings: Settings | None = None,
+) -> ccxt.Exchange:
+    """A ccxt instance with its rate limiter on; ``api_url`` redirects every REST root to another host.
+
+    The request timeout and API credentials come from ``settings`` (by default the environment:
+    ``FORECASTER_EXCHANGE_TIMEOUT_MS``, ``FORECASTER_EXCHANGE_API_KEY``/``_SECRET``); ``timeout_ms``
+    overrides the timeout.
+    """
     if exchange_id not in ccxt.exchanges:
         raise InputError(
             f"unknown exchange {exchange_id!r}: use a ccxt exchange id such as binance, coinbase, kraken, okx, "
             "or demo for the offline demo"
         )
-    exchange: ccxt.Exchange = getattr(ccxt, exchange_id)({"enableRateLimit": True, "timeout": timeout_ms})
+    config = settings if settings is not None else Settings()
+    options: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": timeout_ms if timeout_ms is not None else config.exchange_timeout_ms,
+        # Candles need only the market list: with an API key ccxt would also load currencies from private
+        # endpoints (Binance: currencies and margin pairs from sapi), calls that can fail and that ingestion
+        # does not use.
+        "options": {"fetchCurrencies": False, "fetchMargins": False},
+        **config.exchange_credentials,
+    }
+    exchange: ccxt.Exchange = getattr(ccxt, exchange_id)(options)
     if not exchange.has.get("fetchOHLCV"):
         raise InputError(f"exchange {exchange_id!r} does not serve OHLCV candles through ccxt")
     if api_url:
@@ -63,7 +85,7 @@ def check_market(exchange: ccxt.Exchange, symbol: str, timeframe: str, policy: R
     """Refuse, before anything is written, a symbol or timeframe the exchange does not list."""
     if "/" not in symbol:
         raise InputError(f"bad symbol {symbol!r}: use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT")
-    markets = call_exchange(exchange.load_markets, policy=policy)
+    markets = call_exchange(_load_markets, exchange, policy=policy)
     if symbol not in markets:
         close = difflib.get_close_matches(symbol, list(markets), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -73,10 +95,24 @@ def check_market(exchange: ccxt.Exchange, symbol: str, timeframe: str, policy: R
         raise InputError(f"timeframe {timeframe!r} is not offered by {exchange.id}: choose from {offered}")
 
 
+def _load_markets(exchange: ccxt.Exchange) -> dict[str, Any]:
+    """ccxt reads an unparsable market list as no markets at all: a bad answer to retry, not an unknown symbol."""
+    markets: dict[str, Any] = exchange.load_markets()
+    if not markets:
+        raise ccxt.BadResponse(f"{exchange.id} answered its market list with no markets (malformed answer?)")
+    return markets
+
+
 def exchange_clock_ms(exchange: ccxt.Exchange, policy: RetryPolicy) -> int:
     """The exchange's clock (its time endpoint where it has one, else ours), in epoch milliseconds."""
     if exchange.has.get("fetchTime"):
-        server_ms = call_exchange(exchange.fetch_time, policy=policy)
-        if server_ms:
-            return int(server_ms)
+        return call_exchange(_fetch_time, exchange, policy=policy)
     return int(exchange.milliseconds())
+
+
+def _fetch_time(exchange: ccxt.Exchange) -> int:
+    """The exchange's time; an unreadable answer is retried rather than replaced by our own clock."""
+    server_ms = exchange.fetch_time()
+    if not server_ms:
+        raise ccxt.BadResponse(f"{exchange.id} answered fetch_time without a time (malformed answer?)")
+    return int(server_ms)

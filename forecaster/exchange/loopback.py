@@ -33,6 +33,8 @@ Faults (``server.faults``; counted on ``/api/v3/klines`` requests unless a ``pat
     ``malformed_next(1)``                      a complete 200 whose body is the first half of the JSON
     ``truncated_next(1)``                      the connection closes halfway through the body
     ``empty_next(2)``                          ``[]`` instead of the page
+    ``empty_next(1, after=1)``                 the same, once one request has passed: an empty page in the
+                                               middle of a backfill (every count fault takes ``after``)
     ``unordered_next(1)``                      the page newest-first
     ``drop("BTC/USDT", "2024-01-05")``         that candle is missing (until ``clear``)
     ``duplicate("BTC/USDT", "2024-01-05")``    that candle is served twice in its page
@@ -159,6 +161,7 @@ class Faults:
         self._latency = 0.0
         self._failures: dict[str, list[HttpFailure]] = {}
         self._counts: dict[tuple[str, str], int] = {}
+        self._skips: dict[tuple[str, str], int] = {}
         self._dropped: set[tuple[str, int]] = set()
         self._duplicated: set[tuple[str, int]] = set()
         self._corrupted: dict[tuple[str, int], dict[str, float]] = {}
@@ -189,25 +192,27 @@ class Faults:
         with self._lock:
             self._failures.setdefault(path, []).extend([HttpFailure(status, retry_after, code)] * count)
 
-    def malformed_next(self, count: int = 1, *, path: str = KLINES_PATH) -> None:
+    def malformed_next(self, count: int = 1, *, path: str = KLINES_PATH, after: int = 0) -> None:
         """Answer the next ``count`` requests to ``path`` with a 200 whose JSON body is truncated."""
-        self._arm("malformed", count, path)
+        self._arm("malformed", count, path, after)
 
-    def truncated_next(self, count: int = 1, *, path: str = KLINES_PATH) -> None:
+    def truncated_next(self, count: int = 1, *, path: str = KLINES_PATH, after: int = 0) -> None:
         """Close the connection halfway through the body of the next ``count`` answers to ``path``."""
-        self._arm("truncated", count, path)
+        self._arm("truncated", count, path, after)
 
-    def empty_next(self, count: int = 1) -> None:
+    def empty_next(self, count: int = 1, *, after: int = 0) -> None:
         """Answer the next ``count`` klines requests with an empty page ``[]``."""
-        self._arm("empty", count, KLINES_PATH)
+        self._arm("empty", count, KLINES_PATH, after)
 
-    def unordered_next(self, count: int = 1) -> None:
+    def unordered_next(self, count: int = 1, *, after: int = 0) -> None:
         """Serve the next ``count`` klines pages newest-first."""
-        self._arm("unordered", count, KLINES_PATH)
+        self._arm("unordered", count, KLINES_PATH, after)
 
-    def _arm(self, kind: str, count: int, path: str) -> None:
+    def _arm(self, kind: str, count: int, path: str, after: int) -> None:
+        """Arm ``count`` faults of ``kind`` on ``path``, taken once ``after`` requests to it have passed."""
         with self._lock:
             self._counts[(kind, path)] = self._counts.get((kind, path), 0) + count
+            self._skips[(kind, path)] = max(0, after)
 
     def drop(self, symbol: str, open_time: TimeLike) -> None:
         """Leave the candle of ``symbol`` opening at ``open_time`` out of every page."""
@@ -237,11 +242,21 @@ class Faults:
             failures = self._failures.get(path)
             if failures:
                 return RequestFaults(self._latency, failures.pop(0))
+            chosen = next(
+                (
+                    kind
+                    for kind in _COUNT_FAULTS
+                    if self._counts.get((kind, path), 0) > 0 and self._skips.get((kind, path), 0) == 0
+                ),
+                None,
+            )
             for kind in _COUNT_FAULTS:
-                if self._counts.get((kind, path), 0) > 0:
-                    self._counts[(kind, path)] -= 1
-                    return RequestFaults(self._latency, None, **{kind: True})
-            return RequestFaults(self._latency)
+                if self._skips.get((kind, path), 0) > 0:
+                    self._skips[(kind, path)] -= 1
+            if chosen is None:
+                return RequestFaults(self._latency)
+            self._counts[(chosen, path)] -= 1
+            return RequestFaults(self._latency, None, **{chosen: True})
 
     def rows(self, symbol: str) -> RowFaults:
         """The candle faults of ``symbol``."""

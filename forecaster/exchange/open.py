@@ -7,19 +7,20 @@ from contextlib import contextmanager
 
 import ccxt
 
+from forecaster.config import Settings
 from forecaster.exchange.client import make_exchange
 
 DEMO = "demo"
 
 
 @contextmanager
-def open_exchange(name: str, api_url: str | None = None) -> Iterator[ccxt.Exchange]:
+def open_exchange(name: str, api_url: str | None = None, settings: Settings | None = None) -> Iterator[ccxt.Exchange]:
     """A ccxt client for ``name``. ``demo`` starts the loopback Binance-compatible server on
     127.0.0.1 with deterministic synthetic candles, so the whole real path runs offline."""
     if name != DEMO:
-        yield make_exchange(name, api_url)
+        yield make_exchange(name, api_url, settings=settings)
         return
     from forecaster.exchange.synthetic import demo_exchange
 
     with demo_exchange() as server:
-        yield make_exchange("binance", server.url)
+        yield make_exchange("binance", server.url, settings=settings)

@@ -16,7 +16,7 @@ from forecaster.errors import InputError
 from forecaster.ingest.clean import COLUMNS, clean_candles
 from forecaster.ingest.service import IngestSummary, save_batch
 from forecaster.ingest.store import SeriesKey
-from forecaster.ingest.timeframes import timeframe_ms
+from forecaster.ingest.timeframes import is_aligned, timeframe_ms
 
 TIME_COLUMNS = ("timestamp", "date", "datetime", "time", "open_time", "ts")
 
@@ -61,8 +61,17 @@ def _parse_times(values: pd.Series, path: Path) -> pd.Series:
 def import_csv(sessions: sessionmaker[Session], path: Path, key: SeriesKey) -> IngestSummary:
     """Validate every row of ``path``; store them all, or nothing when one is bad."""
     started = datetime.now(UTC)
+    step_ms = timeframe_ms(key.timeframe)
     raw = read_candle_csv(path)
-    clean = clean_candles(raw, timeframe_ms(key.timeframe), int(started.timestamp() * 1000))
+    off_grid = ~is_aligned(raw["ts"], step_ms)
+    if off_grid.any():
+        row = int(off_grid.to_numpy().nonzero()[0][0])
+        instant = pd.Timestamp(int(raw["ts"].iloc[row]), unit="ms", tz="UTC")
+        raise InputError(
+            f"{path}:{row + 2}: {instant.isoformat()} (in UTC) is not a {key.timeframe} candle open time; "
+            "nothing imported"
+        )
+    clean = clean_candles(raw, step_ms, int(started.timestamp() * 1000))
     if clean.rejected:
         first = clean.rejected[0]
         raise InputError(

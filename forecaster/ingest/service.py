@@ -15,15 +15,18 @@ import ccxt
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.config import Settings
 from forecaster.db.models import IngestRun
 from forecaster.errors import ForecasterError
 from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock_ms, page_limit
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.clean import CleanCandles, Gap, Rejected, clean_candles, find_gaps, rows_to_frame
 from forecaster.ingest.fetch import PageProgress, fetch_candles
-from forecaster.ingest.store import SeriesKey, StoredRange, last_before, store_candles, stored_range
+from forecaster.ingest.store import SeriesKey, StoredRange, last_before, load_candles, store_candles, stored_range
 from forecaster.ingest.timeframes import timeframe_ms, to_timedelta
 
+# Stored periods an incremental ingest looks back over for candles to ask for again.
+REPAIR_CANDLES = 7
 # Where a first backfill starts when nothing is stored and no --since is given.
 DEFAULT_BACKFILL_START = datetime(2017, 1, 1, tzinfo=UTC)
 
@@ -70,22 +73,28 @@ def ingest_from_exchange(
     policy: RetryPolicy | None = None,
     on_page: Callable[[PageProgress], None] | None = None,
 ) -> IngestSummary:
-    """Fetch every closed candle after the last stored one (or from ``since``) and store it."""
-    policy = policy or RetryPolicy()
+    """Fetch every closed candle after the last stored one (or from ``since``) and store it.
+
+    An incremental run also asks again for any candle missing among the last ``REPAIR_CANDLES``
+    stored periods, so that a candle refused once (corrupt, or absent from a page) is healed by a
+    later run when the exchange serves it right. ``policy`` defaults to the environment's
+    (``FORECASTER_RETRY_*``, see ``Settings``).
+    """
+    policy = policy if policy is not None else Settings().retry_policy
     step_ms = timeframe_ms(key.timeframe)
     check_market(exchange, key.symbol, key.timeframe, policy)
     started = datetime.now(UTC)
     try:
         with sessions() as session:
-            last = stored_range(session, key).last
-        start = since or (last + to_timedelta(key.timeframe) if last else DEFAULT_BACKFILL_START)
+            start = since or resume_point(session, key)
         now_ms = exchange_clock_ms(exchange, policy)
+        since_ms, until_ms = int(start.timestamp() * 1000), now_ms - step_ms + 1  # open times whose candle closed
         rows = fetch_candles(
             exchange,
             key.symbol,
             key.timeframe,
-            since_ms=int(start.timestamp() * 1000),
-            until_ms=now_ms - step_ms + 1,  # open times whose candle has closed
+            since_ms=since_ms,
+            until_ms=until_ms,
             limit=page_limit(exchange),
             policy=policy,
             on_page=on_page,
@@ -101,11 +110,27 @@ def ingest_from_exchange(
         error = ForecasterError(f"{exchange.id} refused {key.symbol}: {type(exc).__name__}: {exc}")
         record_failure(sessions, key, "exchange", since, started, error)
         raise error from exc
+    if not rows and since_ms < until_ms:
+        summary.warnings.append(
+            f"{exchange.id} served no candle from {start:%Y-%m-%d %H:%M} although its clock says one has closed"
+        )
     if exchange.id in RECENT_ONLY and since is not None:
         summary.warnings.append(
             f"{exchange.id} serves only its last {RECENT_ONLY[exchange.id]} candles: older history is not available"
         )
     return summary
+
+
+def resume_point(session: Session, key: SeriesKey) -> datetime:
+    """Where an incremental ingest starts: the first missing candle among the last ``REPAIR_CANDLES``
+    stored periods, else the period after the last stored candle (the default backfill start when empty)."""
+    last = stored_range(session, key).last
+    if last is None:
+        return DEFAULT_BACKFILL_START
+    step = to_timedelta(key.timeframe)
+    recent = load_candles(session, key, start=last - step * REPAIR_CANDLES)
+    gaps = find_gaps(recent["ts"], step, pd.Timestamp(last - step * (REPAIR_CANDLES + 1)))
+    return gaps[0].first.to_pydatetime() if gaps else last + step
 
 
 def save_batch(

@@ -62,8 +62,10 @@ def test_real_btc_history_is_stored_exactly_with_its_gaps_and_a_rerun_changes_no
         stamps = dict(session.execute(select(Candle.ts, Candle.ingested_at)).all())
     server.reset_requests()
     again = ingest(server, sessions)
-    assert (again.new, again.updated, again.fetched) == (0, 0, 0)
-    assert server.klines_requests == 0  # the clock says nothing new can have closed
+    assert (again.new, again.updated) == (0, 0)
+    # one request: the source's own missing 2026-03-25 lies among the last 7 stored days, so it is asked
+    # for again (it could have been a refused candle); the 5 candles it brings are unchanged, nothing is written
+    assert server.klines_requests == 1 and again.fetched == 5
     with sessions() as session:
         assert dict(session.execute(select(Candle.ts, Candle.ingested_at)).all()) == stamps
         runs = session.scalars(select(IngestRun).order_by(IngestRun.id)).all()
@@ -82,7 +84,9 @@ def test_new_days_are_fetched_alone(btc, sessions, server_for):
     summary = ingest(server, sessions)
     assert (summary.new, summary.updated) == (5, 0)
     assert server.klines_requests == 1
-    resume_from = history["ts"].iloc[-1] + pd.Timedelta(days=1)  # the day after the last stored candle
+    # it resumes at the first missing day among the last 7 stored: the source's own gap of 2026-03-20..22
+    assert history["ts"].iloc[-1] == pd.Timestamp("2026-03-24", tz="UTC")
+    resume_from = pd.Timestamp("2026-03-20", tz="UTC")
     assert int(server.requests[-1][1]["startTime"]) == int(resume_from.timestamp() * 1000)
     assert summary.stored.last == btc["ts"].iloc[-1]
 
@@ -181,3 +185,20 @@ def test_unknown_symbol_is_refused_before_any_write(btc, sessions, server_for):
 def test_unknown_exchange_is_refused():
     with pytest.raises(InputError, match="unknown exchange 'nosuchex'"):
         make_exchange("nosuchex")
+
+
+def test_a_refused_candle_is_healed_by_a_later_run(btc, sessions, server_for):
+    frame = btc[(btc["ts"] >= "2025-01-01") & (btc["ts"] <= "2025-03-31")].reset_index(drop=True)
+    server = server_for(frame.iloc[:-1])
+    bad_day = frame["ts"].iloc[-4]
+    server.faults.corrupt("BTC/USDT", bad_day.to_pydatetime(), field="close", value=float("nan"))
+    first = ingest(server, sessions)
+    assert [r.reason for r in first.rejected] == ["price is missing or not a number"]
+    assert bad_day not in set(stored(sessions)["ts"])
+
+    server.faults.clear()  # the exchange serves the day right again; a new day closes
+    server.extend("BTC/USDT", frame.iloc[-1:])
+    server.set_clock(closed_at(frame).to_pydatetime())
+    second = ingest(server, sessions)
+    assert second.new == 2  # the healed day and the new one
+    pd.testing.assert_frame_equal(stored(sessions), frame, check_dtype=False)
