@@ -107,12 +107,14 @@ def _submit_days(
 
 
 def _collect(result: SeriesResult, ingested: PrefectFuture[Any], chain: list[PrefectFuture[Any]]) -> None:
-    """Keep the first failure of a series' chain: its root cause, not what it left unrun."""
+    """Keep the first failure of a series' chain: its root cause, not what it left unrun, in one line
+    (a database error's SQL and parameters stay in the task's log)."""
     for future in [ingested, *chain]:
         state = future.state
         if state.is_failed() or state.is_crashed():
             error = state.result(raise_on_failure=False)
-            result.error = str(error) if isinstance(error, BaseException) else (state.message or state.name)
+            text = str(error) if isinstance(error, BaseException) else str(state.message or state.name)
+            result.error = text.strip().splitlines()[0] if text.strip() else type(error).__name__
             return
 
 

@@ -37,9 +37,11 @@ def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -
     return isinstance(state.result(raise_on_failure=False), TRANSIENT)
 
 
+# On top of the per-request retries inside the library: a step that still failed on a transient error
+# (an exchange or database outage longer than those) runs again after FORECASTER_TASK_RETRY_DELAY_S, then x2.
 IO_RETRIES: dict[str, Any] = {
     "retries": 2,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=10),
+    "retry_delay_seconds": exponential_backoff(backoff_factor=settings().task_retry_delay_s),
     "retry_jitter_factor": 0.5,
     "retry_condition_fn": transient_only,
 }
@@ -54,7 +56,7 @@ def start_run_task(kind: str, parameters: dict[str, Any], as_of: datetime | None
     return start_run(sessions(), kind, parameters=parameters, as_of=as_of, flow_run_id=flow_run_id)
 
 
-@task(name="finish run")
+@task(name="finish run", **IO_RETRIES)  # idempotent: a dropped connection must not leave the run "running"
 def finish_run_task(run_id: int, status: str, summary: str) -> None:
     finish_run(sessions(), run_id, status, summary)
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.dates import as_utc
+from forecaster.db.locks import advisory_lock
 from forecaster.db.models import Forecast, ModelVersion
 from forecaster.errors import InputError
 from forecaster.ingest.store import SeriesKey, load_candles, stored_range
@@ -45,7 +46,8 @@ from forecaster.results.gate import GateConfig, naive_gate
 TrainMode = Literal["full", "finetune", "auto"]
 # torch's random state belongs to the process: a fit in one thread would draw from the seed of a fit
 # (or the weight init of a network built for a forecast) in another. Torch work in one process takes
-# turns; parallel fits run in processes (Dask workers, work pools).
+# turns; parallel fits run in processes (Dask workers, work pools). A fit takes the torch turn first,
+# then its series' lock, so a process waits on (and holds a connection for) at most one series lock.
 _TORCH_TURN = threading.Lock()
 RunKind = Literal["live", "backtest"]
 
@@ -132,32 +134,50 @@ def train_step(
     *,
     run_id: int | None = None,
 ) -> TrainOutcome:
-    """Train the model for ``as_of`` (full, fine-tune, or as the auto policy decides) and register it."""
-    with sessions() as session:
-        existing = _version_for(session, key, as_of, config.run_kind)
-        if existing is not None:
-            return TrainOutcome(existing.id, existing.mode, "already trained", trained=False)
-        parent_row = latest_version(session, key, config.run_kind, as_of)
+    """Train the model for ``as_of`` (full, fine-tune, or as the auto policy decides) and register it.
+
+    One trainer per series at a time: the fit and its registration hold this process's torch turn
+    and the series' lock (``forecaster.db.locks``), and whoever comes second finds the version of
+    the day already registered and reuses it instead of training again.
+    """
+    done = _already_trained(sessions, key, as_of, config.run_kind)
+    if done is not None:
+        return done
     candles = read_history(sessions, key, as_of, config.history_days)
     if candles.empty:
         raise InputError(f"no candles of {key} up to {as_of:%Y-%m-%d}: ingest first")
-    with _TORCH_TURN:
+    with _TORCH_TURN, advisory_lock(sessions, f"forecaster train {key} {config.run_kind}"):
+        done = _already_trained(sessions, key, as_of, config.run_kind)  # by a run we waited for
+        if done is not None:
+            return done
+        with sessions() as session:
+            parent_row = latest_version(session, key, config.run_kind, as_of)
         parent, chosen, reason = _choose(parent_row, candles, as_of, mode, config)
         seed_everything(config.train.seed)  # the entry of this training run: the same seed, the same weights
         model = train(candles, pd.Timestamp(as_of), config.model, config.train, parent=parent)
-    used = candles[candles["ts"] >= model.train_start]
-    manifest = build_manifest(used, seed=config.train.seed, mode=chosen, reason=reason)
-    version = save_and_register(
-        sessions,
-        checkpoint_dir,
-        key,
-        model,
-        run_kind=config.run_kind,
-        parent_id=parent_row.id if parent is not None and parent_row is not None else None,
-        run_id=run_id,
-        manifest=manifest,
-    )
+        used = candles[candles["ts"] >= model.train_start]
+        manifest = build_manifest(used, seed=config.train.seed, mode=chosen, reason=reason)
+        version = save_and_register(
+            sessions,
+            checkpoint_dir,
+            key,
+            model,
+            run_kind=config.run_kind,
+            parent_id=parent_row.id if parent is not None and parent_row is not None else None,
+            run_id=run_id,
+            manifest=manifest,
+        )
     return TrainOutcome(version.id, chosen, reason, True, model.epochs, model.train_loss, model.val_loss, model.seconds)
+
+
+def _already_trained(
+    sessions: sessionmaker[Session], key: SeriesKey, as_of: datetime, run_kind: str
+) -> TrainOutcome | None:
+    with sessions() as session:
+        existing = _version_for(session, key, as_of, run_kind)
+    if existing is None:
+        return None
+    return TrainOutcome(existing.id, existing.mode, "already trained", trained=False)
 
 
 def _choose(

@@ -2,7 +2,10 @@
 
 A checkpoint is written atomically (temporary file, then rename) before its row is inserted; a
 crash in between leaves at most an unregistered file, which nothing loads, since loading goes
-through the registry and checks the registered sha256.
+through the registry and checks the registered sha256. A crash while writing leaves a temporary
+file, removed by the next registration in that folder once it is an hour old. Unregistered
+checkpoints are left on disk: a data directory may serve several databases, and a checkpoint
+missing from this database's registry may be another's.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.db.models import ModelVersion
 from forecaster.ingest.store import SeriesKey
 from forecaster.model.artifact import TrainedModel
-from forecaster.model.checkpoint import load_checkpoint, save_checkpoint
+from forecaster.model.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
 
 
 def checkpoint_path(root: Path, key: SeriesKey, model: TrainedModel) -> Path:
@@ -48,6 +51,7 @@ def save_and_register(
     """
     path = checkpoint_path(root, key, model)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(path.parent)
     sha256 = save_checkpoint(model, path)
     version = ModelVersion(
         exchange=key.exchange,

@@ -1,0 +1,365 @@
+"""Database faults: unreachable at start, an older schema, PostgreSQL restarted in the middle of a run.
+
+The restart tests run a private throwaway PostgreSQL cluster (never the shared server) and restart
+it right after the first statement of one write transaction (candle batch, model registration,
+forecast set), before its commit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import Engine, event, func, inspect, select, text
+
+from flows.daily import daily
+from forecaster.cli import main
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.migrate import current_revision, head_revision, upgrade
+from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
+from forecaster.exchange.loopback import LoopbackExchange
+from tests.conftest import PG_ADMIN_URL, _postgres_reason
+from tests.flows.conftest import LAST_DAY, clock_after, params, window
+
+DAILY = importlib.import_module("flows.daily")
+STEP_TASKS = ("ingest_task", "evaluate_task", "plan_task", "train_task", "forecast_task")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def prefect_server() -> Iterator[None]:
+    """A Prefect server of this module's own."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def loopback(btc: pd.DataFrame) -> Iterator[LoopbackExchange]:
+    """BTC/USDT of the first half of 2024, the clock just after the last close."""
+    with LoopbackExchange({"BTC/USDT": window(btc)}, now=clock_after(LAST_DAY)) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def series_rows(url: str) -> dict[str, pd.DataFrame]:
+    """What a run leaves that must not depend on how it ran: candles, model versions, forecasts."""
+    queries: dict[str, Any] = {
+        "candles": select(Candle.symbol, Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume),
+        "model_versions": select(
+            ModelVersion.symbol,
+            ModelVersion.run_kind,
+            ModelVersion.mode,
+            ModelVersion.train_start,
+            ModelVersion.train_end,
+            ModelVersion.epochs,
+            ModelVersion.val_loss,
+        ),
+        "forecasts": select(
+            Forecast.model,
+            Forecast.symbol,
+            Forecast.as_of,
+            Forecast.horizon,
+            Forecast.target_ts,
+            Forecast.yhat,
+            Forecast.yhat_lower,
+            Forecast.yhat_upper,
+            (Forecast.model_version_id.is_not(None)).label("has_version"),
+        ),
+    }
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        found = {
+            name: pd.DataFrame(session.execute(query).all(), columns=list(query.selected_columns.keys()))
+            for name, query in queries.items()
+        }
+    engine.dispose()
+    return {name: frame.sort_values(list(frame.columns[:5]), ignore_index=True) for name, frame in found.items()}
+
+
+def assert_same_rows(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]) -> None:
+    for name, frame in expected.items():
+        assert len(frame), f"the reference run left no {name}"
+        pd.testing.assert_frame_equal(got[name], frame, rtol=1e-9, obj=name)
+
+
+def count(url: str, table: Any) -> int:
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        found = session.scalar(select(func.count()).select_from(table)) or 0
+    engine.dispose()
+    return found
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (no schema): a SQLite file, or a new database on the shared server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    reason = _postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    with created_database(make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")) as url:
+        yield url
+
+
+@contextmanager
+def created_database(admin: Engine) -> Iterator[str]:
+    """A new database on ``admin``'s server for the block, dropped after it (connections included)."""
+    name = f"forecaster_hardening_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def forecaster_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run the ``forecaster`` command's entry point in this process; its exit code and stderr."""
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["forecaster", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+# -- unreachable at start -------------------------------------------------------------------------
+
+
+UNREACHABLE = {
+    "postgresql": lambda tmp: f"postgresql+psycopg://app:secret@127.0.0.1:{free_port()}/none",
+    "sqlite": lambda tmp: f"sqlite:///{tmp / 'no-such-folder' / 'forecaster.db'}",
+}
+
+
+@pytest.mark.parametrize("command", [["ingest", "--symbols", "BTC/USDT"], ["train", "--symbol", "BTC/USDT"]])
+def test_unreachable_database_stops_a_command_before_the_exchange_or_training(
+    command, loopback, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("FORECASTER_EXCHANGE_API_URL", loopback.url)
+    monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
+    before = len(loopback.requests)
+    code, err = forecaster_cli(capsys, *command, "-e", "binance", "--database-url", UNREACHABLE["postgresql"](tmp_path))
+    assert code == 1
+    assert err.startswith("error: cannot reach the database postgresql+psycopg://app:***@127.0.0.1:")
+    assert err.count("\n") == 1 and "secret" not in err
+    assert len(loopback.requests) == before  # the exchange was never asked
+    assert not (tmp_path / "data").exists()  # no training, no checkpoint
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_unreachable_database_fails_the_flow_at_its_first_task(dialect, loopback, tmp_path, monkeypatch):
+    monkeypatch.setenv("FORECASTER_DATABASE_URL", UNREACHABLE[dialect](tmp_path))
+    monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
+    before = len(loopback.requests)
+    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    assert state.is_failed()
+    assert "DatabaseUnavailable: cannot reach the database" in str(state.message)
+    assert "secret" not in str(state.message)
+    assert len(loopback.requests) == before
+    assert not (tmp_path / "data").exists()
+
+
+# -- an older schema ------------------------------------------------------------------------------
+
+
+def test_older_schema_is_refused_by_the_cli_until_db_upgrade(empty_url, loopback, tmp_path, monkeypatch, capsys):
+    upgrade(make_engine(empty_url), "0001")
+    monkeypatch.setenv("FORECASTER_EXCHANGE_API_URL", loopback.url)
+    monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
+    before = len(loopback.requests)
+    for command in (["train", "--symbol", "BTC/USDT"], ["ingest", "--symbols", "BTC/USDT"]):
+        code, err = forecaster_cli(capsys, *command, "-e", "binance", "--database-url", empty_url)
+        assert code == 1
+        assert err == (
+            f"error: the database schema is at revision 0001, this forecaster needs {head_revision()}: "
+            "run `forecaster db upgrade`\n"
+        )
+    assert len(loopback.requests) == before
+    engine = make_engine(empty_url)
+    assert current_revision(engine) == "0001" and not inspect(engine).has_table("model_versions")
+    engine.dispose()
+
+    assert forecaster_cli(capsys, "db", "upgrade", "--database-url", empty_url) == (0, "")
+    assert current_revision(make_engine(empty_url)) == head_revision()
+
+
+def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopback, tmp_path, monkeypatch):
+    upgrade(make_engine(empty_url), "0001")
+    monkeypatch.setenv("FORECASTER_DATABASE_URL", empty_url)
+    monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
+    before = len(loopback.requests)
+    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    assert state.is_failed()
+    assert "SchemaOutdated" in str(state.message) and "run `forecaster db upgrade`" in str(state.message)
+    assert len(loopback.requests) == before
+    assert current_revision(make_engine(empty_url)) == "0001"  # never migrated behind the user's back
+    assert count(empty_url, Candle) == 0
+
+
+# -- PostgreSQL restarted in the middle of a run ------------------------------------------------
+
+
+@dataclass
+class PrivateCluster:
+    """A throwaway PostgreSQL cluster of this test module, on its own port and socket folder."""
+
+    bin: Path
+    root: Path
+    port: int
+    as_user: list[str]
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        command = [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.root / "data"), "-o", options]
+        subprocess.run([*command, "-l", str(self.root / "log"), "-w", *args], check=True, capture_output=True)
+
+    def restart(self) -> None:
+        self.pg_ctl("-m", "fast", "restart")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[PrivateCluster]:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.skip("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin: restart tests skipped")
+    as_user: list[str] = []
+    root = Path(tempfile.mkdtemp(prefix="forecaster-pg-"))
+    if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(root)
+            pytest.skip("running as root and no postgres user to own a private cluster")
+        os.chown(root, owner.pw_uid, owner.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    bin_dir = found[-1].parent
+    subprocess.run(
+        [*as_user, str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    cluster = PrivateCluster(bin_dir, root, free_port(), as_user)
+    cluster.pg_ctl("start")
+    try:
+        yield cluster
+    finally:
+        cluster.pg_ctl("-m", "immediate", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def cluster_database(cluster: PrivateCluster) -> Iterator[str]:
+    """A new, migrated database on the private cluster."""
+    with created_database(make_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")) as url:
+        upgrade(make_engine(url))
+        yield url
+
+
+def run_daily(url: str, data_dir: Path, api_url: str) -> Any:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FORECASTER_DATABASE_URL", url)
+        patch.setenv("FORECASTER_DATA_DIR", str(data_dir))
+        return daily(params("BTC/USDT"), api_url=api_url, return_state=True)
+
+
+@pytest.fixture(scope="module")
+def clean_rows(cluster: PrivateCluster, loopback: LoopbackExchange) -> dict[str, pd.DataFrame]:
+    """The rows of one undisturbed run, on a database of the same cluster."""
+    data_dir = Path(tempfile.mkdtemp(prefix="forecaster-clean-"))
+    with created_database(make_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")) as url:
+        upgrade(make_engine(url))
+        state = run_daily(url, data_dir, loopback.url)
+        assert state.is_completed(), state.message
+        rows = series_rows(url)
+    shutil.rmtree(data_dir)
+    return rows
+
+
+@pytest.fixture
+def restart_on_insert(cluster: PrivateCluster) -> Iterator[dict[str, str]]:
+    """Restart the cluster once, right after the first ``INSERT INTO <armed table>`` ran in its transaction."""
+    armed: dict[str, str] = {}
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        table = armed.get("table")
+        if table and conn.engine.url.port == cluster.port and statement.lstrip().startswith(f"INSERT INTO {table} "):
+            armed.clear()
+            cluster.restart()
+
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        yield armed
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("table", ["candles", "model_versions", "forecasts"])
+def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
+    table, cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
+):
+    for name in STEP_TASKS:  # fail at once instead of retrying, to see what the failed attempt left
+        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retries=0))
+    restart_on_insert["table"] = table
+    state = run_daily(cluster_database, tmp_path / "data", loopback.url)
+    assert not restart_on_insert, f"no INSERT INTO {table} happened"
+    assert state.is_failed()
+    assert state.message.startswith("1 of 1 series failed: binance BTC/USDT 1d ((psycopg.")
+    assert "\n" not in state.message  # the error's first line; its SQL stays in the task's log
+
+    wanted = {"candles": Candle, "model_versions": ModelVersion, "forecasts": Forecast}[table]
+    assert count(cluster_database, wanted) == 0  # the interrupted transaction left nothing
+    if table == "candles":
+        assert count(cluster_database, IngestRun) == 0
+    if table == "model_versions":
+        assert not list((tmp_path / "data").rglob("*.ckpt"))  # the checkpoint went with its registration
+    assert count(cluster_database, Run) == 1  # the run itself is recorded, as failed
+
+    monkeypatch.undo()
+    rerun = run_daily(cluster_database, tmp_path / "data", loopback.url)
+    assert rerun.is_completed(), rerun.message
+    assert_same_rows(series_rows(cluster_database), clean_rows)
+
+
+@pytest.mark.postgres
+def test_restart_inside_the_forecast_write_is_retried_within_the_run(
+    cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
+):
+    for name in STEP_TASKS:  # the production retries, without their waiting
+        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retry_delay_seconds=0))
+    restart_on_insert["table"] = "forecasts"
+    state = run_daily(cluster_database, tmp_path / "data", loopback.url)
+    assert not restart_on_insert
+    assert state.is_completed(), state.message
+    assert_same_rows(series_rows(cluster_database), clean_rows)
