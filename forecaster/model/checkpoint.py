@@ -13,6 +13,7 @@ import io
 import os
 import pickle
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ from forecaster.model.artifact import TrainedModel
 from forecaster.model.config import ModelConfig, TrainConfig
 
 FORMAT = "forecaster.model.checkpoint/1"
+# A temporary file older than this belongs to a writer that died (a checkpoint takes well under a
+# second to write); younger ones may be another process's checkpoint in the making.
+STALE_TEMP_SECONDS = 3600.0
+
+
+_TEMP_SUFFIX = ".tmp"
 
 
 class CheckpointError(ValueError):
@@ -50,6 +57,7 @@ def _payload(model: TrainedModel) -> dict[str, Any]:
         "mode": model.mode,
         "train_loss_history": list(model.train_loss_history),
         "val_loss_history": list(model.val_loss_history),
+        "shrink": list(model.shrink),
     }
 
 
@@ -59,7 +67,7 @@ def save_checkpoint(model: TrainedModel, path: Path) -> str:
     torch.save(_payload(model), buffer)
     data = buffer.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -75,6 +83,24 @@ def save_checkpoint(model: TrainedModel, path: Path) -> str:
     finally:
         os.close(dir_fd)
     return hashlib.sha256(data).hexdigest()
+
+
+def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Delete the temporary files that writers killed mid-write left in ``folder``; returns them.
+
+    Only ``save_checkpoint``'s own temporary names (``.<name>.ckpt.<random>.tmp``) older than
+    ``older_than_s`` seconds are touched; nothing ever loads them, so this only reclaims space.
+    """
+    removed = []
+    cutoff = time.time() - older_than_s
+    for path in folder.glob(f".*.ckpt.*{_TEMP_SUFFIX}"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:
+            continue  # another process cleaned it first
+    return removed
 
 
 def load_checkpoint(path: Path, expected_sha256: str | None = None) -> TrainedModel:
@@ -121,4 +147,5 @@ def _model(payload: dict[str, Any]) -> TrainedModel:
         mode=payload["mode"],
         train_loss_history=tuple(float(v) for v in payload["train_loss_history"]),
         val_loss_history=tuple(float(v) for v in payload["val_loss_history"]),
+        shrink=tuple(float(v) for v in payload.get("shrink", ())),  # absent in checkpoints before shrinkage
     )

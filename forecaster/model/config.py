@@ -11,6 +11,7 @@ KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "range", "volume_chang
 
 Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
+Loss = Literal["mse", "huber", "l1"]
 
 
 class ModelConfig(BaseModel):
@@ -23,8 +24,8 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    lookback: int = Field(default=60, ge=2, description="Days of features the network reads.")
-    horizon: int = Field(default=7, ge=1, description="Days ahead it predicts directly, 1..horizon.")
+    lookback: int = Field(default=60, ge=2, le=3650, description="Days of features the network reads.")
+    horizon: int = Field(default=7, ge=1, le=366, description="Days ahead it predicts directly, 1..horizon.")
     lstm_hidden: int = Field(default=64, ge=1, description="Hidden size per direction of the BiLSTM.")
     gru_hidden: int = Field(default=32, ge=1)
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
@@ -36,6 +37,14 @@ class ModelConfig(BaseModel):
         default=3,
         ge=0,
         description="Longest gap (days) a forecast's input window may bridge (log-linear); longer ones skip the model.",
+    )
+    shrink: bool = Field(
+        default=True,
+        description=(
+            "Shrink each horizon's predicted daily log return toward 0 (naive) by a factor in [0, 1] fitted "
+            "by least squares on the validation windows after every fit; the default, chosen by the BTC/USDT "
+            "backtest (docs/backtest.md). Applies to the log_return target only (a close target ignores it)."
+        ),
     )
 
     @field_validator("features")
@@ -61,6 +70,9 @@ class TrainConfig(BaseModel):
     finetune_epochs: int = Field(default=1, ge=1, description="Epochs of a warm-started fine-tune.")
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
+    loss: Loss = Field(
+        default="mse", description="Training loss on the scaled targets: 'mse', 'huber' (delta 1 sd) or 'l1'."
+    )
     seed: int = 42
     full_retrain_every_days: int = Field(default=7, ge=1)
     degrade_margin: float = Field(default=0.2, ge=0.0, description="Relative val-loss rise that forces a full retrain.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 
 import pytorch_lightning as pl
 import torch
@@ -11,9 +12,19 @@ from torch import nn
 
 from forecaster.model.network import BiLSTMGRU
 
+_LOSSES: dict[str, Callable[[], nn.Module]] = {
+    "mse": nn.MSELoss,
+    "huber": lambda: nn.HuberLoss(delta=1.0),
+    "l1": nn.L1Loss,
+}
+
 
 class ForecastModule(pl.LightningModule):
-    """Mean squared error on the scaled targets of every horizon, equally weighted; Adam."""
+    """A loss on the scaled targets of every horizon, equally weighted (MSE by default); Adam.
+
+    ``loss``: ``mse``, ``huber`` (quadratic within 1 training standard deviation of the target,
+    linear beyond: crash days weigh less) or ``l1``. ``val_loss`` is logged with the same loss.
+    """
 
     def __init__(
         self,
@@ -23,11 +34,14 @@ class ForecastModule(pl.LightningModule):
         gru_hidden: int = 32,
         dropout: float = 0.2,
         learning_rate: float = 1e-3,
+        loss: str = "mse",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if loss not in _LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; known losses are {sorted(_LOSSES)}")
         self.net = BiLSTMGRU(n_features, horizon, lstm_hidden, gru_hidden, dropout)
-        self.loss = nn.MSELoss()
+        self.loss = _LOSSES[loss]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)

@@ -60,7 +60,7 @@ def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) ->
     scaled = scaler.transform(frame[[*cfg.features, "target"]].to_numpy())[:, :-1]
     x = torch.tensor(scaled[None, :, :], dtype=torch.float32)  # (1, L, F)
     anchor = np.array([frame["close"].iloc[-1]], dtype=float)
-    yhat = predict_prices(model.network(), x, anchor, scaler, cfg.target)[0]
+    yhat = predict_prices(model.network(), x, anchor, scaler, cfg.target, model.shrink)[0]
     lower, upper = apply_intervals(yhat, model.interval_lower, model.interval_upper)
     horizons = np.arange(1, cfg.horizon + 1)
     result = pd.DataFrame(

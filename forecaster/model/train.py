@@ -20,7 +20,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
 
-from forecaster.model.artifact import Mode, TrainedModel, mse_loss, predict_prices
+from forecaster.model.artifact import Mode, TrainedModel, mse_loss, predict_prices, predict_scaled, shrink_factors
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.data import CandleDataModule, Windows
 from forecaster.model.features import check_as_of
@@ -79,6 +79,7 @@ def train(
         model_cfg.gru_hidden,
         model_cfg.dropout,
         train_cfg.learning_rate,
+        train_cfg.loss,
     )
     if parent is not None:
         module.net.load_state_dict(parent.state_dict)
@@ -96,8 +97,10 @@ def train(
     net.load_state_dict(state)
     assert data.scaler is not None and data.train_windows is not None and data.val_windows is not None
     assert data.window_start is not None
+    shrinks = model_cfg.shrink and model_cfg.target == "log_return"
+    shrink = validation_shrink(net, data.val_windows, data.scaler) if shrinks else ()
     lower, upper = conformal_quantiles(
-        log_residuals(net, data.val_windows, data.scaler, model_cfg.target), model_cfg.interval_level
+        log_residuals(net, data.val_windows, data.scaler, model_cfg.target, shrink), model_cfg.interval_level
     )
     return TrainedModel(
         state_dict=state,
@@ -117,12 +120,22 @@ def train(
         mode=mode,
         train_loss_history=tuple(tracker.train_history),
         val_loss_history=tuple(tracker.val_history),
+        shrink=shrink,
     )
 
 
-def log_residuals(net: BiLSTMGRU, windows: Windows, scaler: Scaler, target: str) -> np.ndarray:
-    """``log(actual) - log(yhat)`` per window and horizon (N, K)."""
-    prices = predict_prices(net, windows.x, windows.anchor_close, scaler, target)
+def validation_shrink(net: BiLSTMGRU, windows: Windows, scaler: Scaler) -> tuple[float, ...]:
+    """Per-step shrinkage of predicted daily log returns toward 0, fitted on ``windows`` (see ``shrink_factors``)."""
+    predicted = scaler.inverse_target(predict_scaled(net, windows.x))
+    actual = scaler.inverse_target(windows.y.numpy().astype(float))
+    return shrink_factors(predicted, actual)
+
+
+def log_residuals(
+    net: BiLSTMGRU, windows: Windows, scaler: Scaler, target: str, shrink: tuple[float, ...] = ()
+) -> np.ndarray:
+    """``log(actual) - log(yhat)`` per window and horizon (N, K), with ``shrink`` applied to the predictions."""
+    prices = predict_prices(net, windows.x, windows.anchor_close, scaler, target, shrink)
     return np.log(windows.future_close) - np.log(np.maximum(prices, _TINY_PRICE))
 
 
