@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 for _name in [name for name in os.environ if name.startswith("FORECASTER_")]:
     del os.environ[_name]  # tests never read the developer's own database or exchange settings
+os.environ["FORECASTER_TASK_RETRY_DELAY_S"] = "0.2"  # Prefect step retries: seconds, not minutes, in tests
 
 from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402
@@ -42,6 +43,15 @@ def store_candles(sessions: sessionmaker[Session], key: SeriesKey, frame: pd.Dat
     now = pd.Timestamp.now(tz="UTC").to_pydatetime()
     clean = CleanCandles(frame.reset_index(drop=True))
     save_batch(sessions, key, clean, fetched=len(frame), source="csv", requested_since=None, started=now)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One real Prefect server (a temporary local one) for every test that runs a flow."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 @pytest.fixture(scope="session")

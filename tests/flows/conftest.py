@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from flows.params import DailyParams, Pair
 from forecaster.exchange.loopback import LoopbackExchange
@@ -18,14 +17,15 @@ TINY_JOB = JobConfig(
     train=TrainConfig(window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=64, accelerator="cpu"),
     gate_min_pairs=5,
 )
+
+
+@pytest.fixture(autouse=True)
+def _under_prefect(prefect_server: None) -> None:
+    """Flows run under the session's Prefect server."""
+
+
 FIRST_DAY = pd.Timestamp("2024-01-01", tz="UTC")
 LAST_DAY = pd.Timestamp("2024-06-30", tz="UTC")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def prefect_server() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

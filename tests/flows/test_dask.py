@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from prefect_dask import DaskTaskRunner
 from sqlalchemy import select
 
@@ -36,6 +37,7 @@ def rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return forecasts, candles
 
 
+@pytest.mark.timeout(300)
 def test_dask_runner_gives_the_same_rows_as_the_default_runner(exchange, tmp_path, monkeypatch):
     results = []
     for name, runner in [
