@@ -28,6 +28,7 @@ from flows.tasks import (
     start_run_task,
     train_task,
 )
+from forecaster.config import Settings
 from forecaster.exchange.open import DEMO
 from forecaster.exchange.synthetic import demo_exchange
 
@@ -50,7 +51,9 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
     logger = get_run_logger()
     as_of = datetime(params.as_of.year, params.as_of.month, params.as_of.day, tzinfo=UTC) if params.as_of else None
     run_id = start_run_task(params.kind, params.model_dump(mode="json"), as_of, flow_run.get_id())
-    _ensure_exchange_limits(params)
+    slots = Settings().exchange_concurrency if params.exchange_concurrency is None else params.exchange_concurrency
+    if slots:
+        _ensure_exchange_limits(params, slots)
 
     with ExitStack() as stack:
         demo_url = None
@@ -58,7 +61,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
             demo_url = stack.enter_context(demo_exchange()).url
         results = [SeriesResult(pair) for pair in params.pairs]
         ingested = {
-            result.pair: ingest_task.submit(result.pair, demo_url if result.pair.exchange == DEMO else api_url)
+            result.pair: ingest_task.submit(result.pair, demo_url if result.pair.exchange == DEMO else api_url, slots)
             for result in results
         }
         plans = {}
@@ -125,8 +128,8 @@ def _describe(result: SeriesResult) -> str:
     return f"ok {result.pair}: forecast days {days}"
 
 
-def _ensure_exchange_limits(params: DailyParams) -> None:
+def _ensure_exchange_limits(params: DailyParams, slots: int) -> None:
     """One global concurrency limit per exchange, so parallel series do not trip its rate limits."""
     with get_client(sync_client=True) as client:
         for exchange in sorted({pair.exchange for pair in params.pairs}):
-            client.upsert_global_concurrency_limit_by_name(exchange_limit(exchange), params.exchange_concurrency)
+            client.upsert_global_concurrency_limit_by_name(exchange_limit(exchange), slots)

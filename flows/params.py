@@ -67,7 +67,13 @@ class DailyParams(BaseModel):
     train_mode: Literal["full", "finetune", "auto"] = "auto"
     catch_up_days: int = Field(default=7, ge=0, le=366, description="Missed days to fill in, at most.")
     kind: Literal["daily", "manual"] = "daily"
-    exchange_concurrency: int = Field(default=2, ge=1, le=64, description="Parallel calls to one exchange.")
+    exchange_concurrency: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Parallel ingests per exchange (a Prefect global concurrency limit); "
+        "default FORECASTER_EXCHANGE_CONCURRENCY (2); 0: no limit.",
+    )
     job: JobConfig = Field(default_factory=JobConfig)
 
     @model_validator(mode="after")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -62,10 +63,12 @@ def finish_run_task(run_id: int, status: str, summary: str) -> None:
 
 
 @task(name="ingest", task_run_name="ingest {pair}", **IO_RETRIES)
-def ingest_task(pair: Pair, api_url: str | None) -> IngestSummary:
-    """New closed candles of one series; calls to one exchange share a concurrency limit."""
+def ingest_task(pair: Pair, api_url: str | None, exchange_concurrency: int) -> IngestSummary:
+    """New closed candles of one series; ingests from one exchange share its concurrency limit (0: none)."""
     exchange_id = "binance" if pair.exchange == "demo" else pair.exchange
-    with concurrency(exchange_limit(pair.exchange), occupy=1, strict=False):
+    with ExitStack() as stack:
+        if exchange_concurrency:
+            stack.enter_context(concurrency(exchange_limit(pair.exchange), occupy=1, strict=False))
         client = make_exchange(exchange_id, api_url)
         return ingest_from_exchange(client, sessions(), pair.key)
 

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     retry_max_delay_s: float = Field(
         default=30.0, ge=0.0, le=3600.0, description="Longest wait between attempts (a longer Retry-After is capped)."
     )
+    exchange_concurrency: int = Field(
+        default=2, ge=0, le=64, description="Parallel ingests per exchange under Prefect (0: no limit)."
+    )
     task_retry_delay_s: float = Field(
         default=10.0,
         ge=0.0,

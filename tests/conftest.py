@@ -17,6 +17,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 for _name in [name for name in os.environ if name.startswith("FORECASTER_")]:
     del os.environ[_name]  # tests never read the developer's own database or exchange settings
 os.environ["FORECASTER_TASK_RETRY_DELAY_S"] = "0.2"  # Prefect step retries: seconds, not minutes, in tests
+# Prefect keeps one slot-lease service per limit name and process, bound to the first server it met; test modules
+# with servers of their own would wait on a stopped one. Tests run without the exchange limit, but the one
+# test that checks it (tests/flows/test_daily.py) under the session's server.
+os.environ["FORECASTER_EXCHANGE_CONCURRENCY"] = "0"
 
 from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402

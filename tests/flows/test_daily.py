@@ -111,3 +111,11 @@ def test_backtest_flow_reports_each_series(flow_env, exchange):
     with get_client(sync_client=True) as client:
         keys = {artifact.key for artifact in client.read_artifacts()}
     assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= keys
+
+
+def test_ingests_hold_the_exchange_concurrency_limit(flow_env, exchange):
+    state = daily(params("BTC/USDT", "ETH/USDT", exchange_concurrency=1), api_url=exchange.url, return_state=True)
+    assert state.is_completed(), state.message
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("forecaster-exchange-binance")
+    assert limit.limit == 1 and limit.active_slots == 0  # created by the run, every slot given back
