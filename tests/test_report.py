@@ -57,7 +57,7 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
     Returns the newest forecast day and the model.
     """
     config = JobConfig(
-        model=ModelConfig(lookback=10, horizon=HORIZON, lstm_hidden=8, gru_hidden=4),
+        model=ModelConfig(lookback=10, horizon=HORIZON, lstm_hidden=8, gru_hidden=4, shrink=False),  # calls directions
         train=TrainConfig(window_days=120, val_days=20, max_epochs=3, batch_size=32, accelerator="cpu"),
         gate_min_pairs=5,
     )
