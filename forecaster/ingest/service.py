@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import ccxt
 import pandas as pd
@@ -160,14 +161,11 @@ def save_batch(
             summary.new, summary.updated = counts.new, counts.updated
         summary.stored = stored_range(session, key)
         session.add(
-            IngestRun(
-                exchange=key.exchange,
-                symbol=key.symbol,
-                timeframe=key.timeframe,
-                source=source,
-                requested_since=requested_since,
-                started_at=started,
-                finished_at=datetime.now(UTC),
+            _ingest_run(
+                key,
+                source,
+                requested_since,
+                started,
                 status="ok",
                 rows_fetched=fetched,
                 rows_new=summary.new,
@@ -193,20 +191,26 @@ def record_failure(
     """Keep a ``failed`` ingest record; the candles of the failed batch were never written."""
     with sessions.begin() as session:
         session.add(
-            IngestRun(
-                exchange=key.exchange,
-                symbol=key.symbol,
-                timeframe=key.timeframe,
-                source=source,
-                requested_since=requested_since,
-                started_at=started,
-                finished_at=datetime.now(UTC),
-                status="failed",
-                gaps=[],
-                rejected=[],
-                error=str(error)[:2000],
+            _ingest_run(
+                key, source, requested_since, started, status="failed", gaps=[], rejected=[], error=str(error)[:2000]
             )
         )
+
+
+def _ingest_run(
+    key: SeriesKey, source: str, requested_since: datetime | None, started: datetime, **outcome: Any
+) -> IngestRun:
+    """The ``ingest_runs`` record of one ingest, finished now."""
+    return IngestRun(
+        exchange=key.exchange,
+        symbol=key.symbol,
+        timeframe=key.timeframe,
+        source=source,
+        requested_since=requested_since,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        **outcome,
+    )
 
 
 def _timestamp(value: datetime | None) -> pd.Timestamp | None:
