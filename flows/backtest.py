@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from prefect import flow, task
@@ -16,6 +16,7 @@ from flows.params import Pair
 from flows.resources import sessions, settings
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.dates import day_start
 from forecaster.jobs import JobConfig
 from forecaster.report import markdown_table
 
@@ -41,22 +42,24 @@ class BacktestParams(BaseModel):
         return self
 
 
-def _utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
 @task(name="backtest", task_run_name="backtest {pair}")
 def backtest_task(pair: Pair, params: BacktestParams, run_id: int) -> str:
     job = backtest_config(params.job, retrain_every=params.retrain_every, horizon=params.horizon)
     summary = run_backtest(
-        sessions(), pair.key, _utc(params.start), _utc(params.end), job, settings().checkpoint_dir, run_id=run_id
+        sessions(),
+        pair.key,
+        day_start(params.start),
+        day_start(params.end),
+        job,
+        settings().checkpoint_dir,
+        run_id=run_id,
     )
     return summary.line()
 
 
 @task(name="backtest report", task_run_name="backtest report {pair}")
 def backtest_report_task(pair: Pair, params: BacktestParams) -> str:
-    start, end = _utc(params.start), _utc(params.end)
+    start, end = day_start(params.start), day_start(params.end)
     with sessions()() as session:
         table = backtest_report(session, pair.key, start, end)
         files = write_backtest_files(session, pair.key, start, end, table, settings().reports_dir)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_client, get_run_logger
@@ -29,6 +29,7 @@ from flows.tasks import (
     train_task,
 )
 from forecaster.config import Settings
+from forecaster.dates import day_start
 from forecaster.exchange.open import DEMO
 from forecaster.exchange.synthetic import demo_exchange
 
@@ -49,7 +50,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
     """
     params = params or DailyParams()
     logger = get_run_logger()
-    as_of = datetime(params.as_of.year, params.as_of.month, params.as_of.day, tzinfo=UTC) if params.as_of else None
+    as_of = day_start(params.as_of) if params.as_of else None
     run_id = start_run_task(params.kind, params.model_dump(mode="json"), as_of, flow_run.get_id())
     slots = Settings().exchange_concurrency if params.exchange_concurrency is None else params.exchange_concurrency
     if slots:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
@@ -31,3 +31,8 @@ def as_utc(value: datetime | str) -> datetime:
     """An aware UTC datetime from a datetime or ISO string (naive means UTC)."""
     ts = pd.Timestamp(value)
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def day_start(day: date) -> datetime:
+    """The start of a calendar day in UTC: the open time of that day's daily candle."""
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
