@@ -21,11 +21,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.db.models import ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey, load_candles
+from forecaster.ingest.store import SeriesKey, load_candles, of_series
 from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
-from forecaster.report import accuracy_table, plot_forecasts, plot_rolling_mae
+from forecaster.report import accuracy_table, plot_forecasts, plot_rolling_mae, scored_forecasts
 from forecaster.results.forecasts import forecast_days
 
 RUN_KIND = "backtest"
@@ -138,9 +138,7 @@ def backtest_report(session: Session, key: SeriesKey, start: datetime, end: date
     table.insert(table.columns.get_loc("mape") + 1, "mase", table["mae"] / scale)
     train_seconds = session.scalar(
         select(func.coalesce(func.sum(ModelVersion.duration_s), 0.0)).where(
-            ModelVersion.exchange == key.exchange,
-            ModelVersion.symbol == key.symbol,
-            ModelVersion.timeframe == key.timeframe,
+            of_series(ModelVersion, key),
             ModelVersion.run_kind == RUN_KIND,
             ModelVersion.train_end >= start,
             ModelVersion.train_end <= end,
@@ -168,7 +166,7 @@ def write_backtest_files(
     forecasts = plot_forecasts(
         session, key, folder / f"{stem}_forecasts.png", run_kind=RUN_KIND, days=(end - start).days + 8
     )
-    errors = accuracy_errors(session, key, start, end)
+    errors = scored_forecasts(session, key=key, run_kind=RUN_KIND, since=start, until=end, horizon=1)
     try:
         rolling: Path | None = plot_rolling_mae(
             errors, folder / f"{stem}_rolling_mae.png", title=f"{key}: rolling 30-day MAE, horizon 1"
@@ -176,21 +174,3 @@ def write_backtest_files(
     except InputError:
         rolling = None  # too few scored days for a rolling window
     return BacktestFiles(csv, forecasts, rolling)
-
-
-def accuracy_errors(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
-    """Horizon-1 absolute errors of the backtest's forecasts with targets in the range."""
-    query = (
-        select(Forecast.target_ts, Forecast.model, ForecastError.abs_error)
-        .join(ForecastError, ForecastError.forecast_id == Forecast.id)
-        .where(
-            Forecast.exchange == key.exchange,
-            Forecast.symbol == key.symbol,
-            Forecast.timeframe == key.timeframe,
-            Forecast.run_kind == RUN_KIND,
-            Forecast.horizon == 1,
-            Forecast.target_ts > start,
-            Forecast.target_ts <= end,
-        )
-    )
-    return pd.DataFrame(session.execute(query).all(), columns=["target_ts", "model", "abs_error"])

@@ -22,7 +22,7 @@ from forecaster.dates import as_utc
 from forecaster.db.locks import advisory_lock
 from forecaster.db.models import Forecast, ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey, load_candles, stored_range
+from forecaster.ingest.store import SeriesKey, load_candles, of_series, stored_range
 from forecaster.manifest import build_manifest
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
@@ -211,9 +211,7 @@ def _version_for(session: Session, key: SeriesKey, as_of: datetime, run_kind: st
     return session.scalars(
         select(ModelVersion)
         .where(
-            ModelVersion.exchange == key.exchange,
-            ModelVersion.symbol == key.symbol,
-            ModelVersion.timeframe == key.timeframe,
+            of_series(ModelVersion, key),
             ModelVersion.run_kind == run_kind,
             ModelVersion.train_end == as_of,
         )
@@ -308,9 +306,7 @@ def days_to_forecast(
             raise InputError(f"no candles of {key}: ingest first")
         last_done = session.scalar(
             select(func.max(Forecast.as_of)).where(
-                Forecast.exchange == key.exchange,
-                Forecast.symbol == key.symbol,
-                Forecast.timeframe == key.timeframe,
+                of_series(Forecast, key),
                 Forecast.run_kind == run_kind,
                 Forecast.as_of <= target,
             )

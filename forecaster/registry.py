@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import ModelVersion
-from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.store import SeriesKey, of_series
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
 
@@ -84,9 +84,7 @@ def save_and_register(
         with sessions() as session:
             winner = session.scalars(
                 select(ModelVersion).where(
-                    ModelVersion.exchange == key.exchange,
-                    ModelVersion.symbol == key.symbol,
-                    ModelVersion.timeframe == key.timeframe,
+                    of_series(ModelVersion, key),
                     ModelVersion.run_kind == run_kind,
                     ModelVersion.train_end == version.train_end,
                 )
@@ -103,9 +101,7 @@ def latest_version(
 ) -> ModelVersion | None:
     """The newest version of the ``run_kind`` lineage trained on data up to ``as_of`` (any, when None)."""
     query = select(ModelVersion).where(
-        ModelVersion.exchange == key.exchange,
-        ModelVersion.symbol == key.symbol,
-        ModelVersion.timeframe == key.timeframe,
+        of_series(ModelVersion, key),
         ModelVersion.run_kind == run_kind,
     )
     if as_of is not None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from forecaster.db.models import Forecast, ForecastError
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey, load_candles
+from forecaster.ingest.store import SeriesKey, load_candles, of_series
 from forecaster.model import metrics
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_names
@@ -68,8 +68,7 @@ def accuracy_table(
     NaN without pairs), direction_accuracy and coverage (shares, forecasts without a call or an
     interval left out; NaN when none has one). Sorted by series, model (ours first), horizon.
     """
-    query = _scored_query(run_kind, key, since, until)
-    scored = pd.DataFrame(session.execute(query).all(), columns=_SCORED)
+    scored = scored_forecasts(session, key=key, run_kind=run_kind, since=since, until=until)
     if scored.empty:
         return pd.DataFrame(columns=ACCURACY_COLUMNS)
     rows = [_accuracy_row(group) for _, group in scored.groupby(GROUP, sort=False)]
@@ -82,7 +81,18 @@ def accuracy_table(
     return table[ACCURACY_COLUMNS].reset_index(drop=True)
 
 
-def _scored_query(run_kind: str, key: SeriesKey | None, since: datetime | None, until: datetime | None) -> Select:
+def scored_forecasts(
+    session: Session,
+    *,
+    key: SeriesKey | None = None,
+    run_kind: str = "live",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    horizon: int | None = None,
+) -> pd.DataFrame:
+    """Every scored forecast with ``since < target_ts <= until`` (all series when ``key`` is None, all
+    horizons when ``horizon`` is None), one row each: model, series, horizon, as_of, target_ts, yhat, and
+    its score (actual, abs_error, direction_hit, inside_interval)."""
     query = (
         select(
             Forecast.model,
@@ -102,14 +112,14 @@ def _scored_query(run_kind: str, key: SeriesKey | None, since: datetime | None, 
         .where(Forecast.run_kind == run_kind)
     )
     if key is not None:
-        query = query.where(
-            Forecast.exchange == key.exchange, Forecast.symbol == key.symbol, Forecast.timeframe == key.timeframe
-        )
+        query = query.where(of_series(Forecast, key))
     if since is not None:
         query = query.where(Forecast.target_ts > since)
     if until is not None:
         query = query.where(Forecast.target_ts <= until)
-    return query
+    if horizon is not None:
+        query = query.where(Forecast.horizon == horizon)
+    return pd.DataFrame(session.execute(query).all(), columns=_SCORED)
 
 
 def _accuracy_row(group: pd.DataFrame) -> list[object]:
@@ -151,9 +161,7 @@ def newest_scored(session: Session, key: SeriesKey, run_kind: str = "live") -> d
         select(Forecast.target_ts)
         .join(ForecastError, ForecastError.forecast_id == Forecast.id)
         .where(
-            Forecast.exchange == key.exchange,
-            Forecast.symbol == key.symbol,
-            Forecast.timeframe == key.timeframe,
+            of_series(Forecast, key),
             Forecast.run_kind == run_kind,
         )
         .order_by(Forecast.target_ts.desc())
@@ -327,9 +335,7 @@ def _forecasts_query(key: SeriesKey, run_kind: str, models: list[str]) -> Select
         Forecast.yhat_lower,
         Forecast.yhat_upper,
     ).where(
-        Forecast.exchange == key.exchange,
-        Forecast.symbol == key.symbol,
-        Forecast.timeframe == key.timeframe,
+        of_series(Forecast, key),
         Forecast.run_kind == run_kind,
         Forecast.model.in_(models),
     )

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
 from forecaster.dates import as_utc
-from forecaster.db.models import Candle
+from forecaster.db.models import Candle, Forecast, ModelVersion
 from forecaster.db.upsert import upsert
 from forecaster.ingest.clean import COLUMNS, PRICES
 
@@ -29,6 +29,11 @@ class SeriesKey:
 
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} {self.timeframe}"
+
+
+def of_series(entity: type[Candle | Forecast | ModelVersion], key: SeriesKey) -> ColumnElement[bool]:
+    """The condition that selects the rows of ``entity`` (candles, forecasts, model versions) of one series."""
+    return and_(entity.exchange == key.exchange, entity.symbol == key.symbol, entity.timeframe == key.timeframe)
 
 
 @dataclass(frozen=True)
@@ -69,7 +74,7 @@ def load_candles(
 ) -> pd.DataFrame:
     """Stored candles of one series between ``start`` and ``end`` (inclusive), oldest first."""
     query = select(Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume).where(
-        Candle.exchange == key.exchange, Candle.symbol == key.symbol, Candle.timeframe == key.timeframe
+        of_series(Candle, key)
     )
     if start is not None:
         query = query.where(Candle.ts >= start)
@@ -90,9 +95,7 @@ class StoredRange:
 
 def stored_range(session: Session, key: SeriesKey) -> StoredRange:
     count, first, last = session.execute(
-        select(func.count(), func.min(Candle.ts), func.max(Candle.ts)).where(
-            Candle.exchange == key.exchange, Candle.symbol == key.symbol, Candle.timeframe == key.timeframe
-        )
+        select(func.count(), func.min(Candle.ts), func.max(Candle.ts)).where(of_series(Candle, key))
     ).one()
     # Aggregates bypass the column type on SQLite: normalise to aware UTC.
     return StoredRange(int(count), as_utc(first) if first else None, as_utc(last) if last else None)
@@ -103,9 +106,7 @@ def last_before(session: Session, key: SeriesKey, ts: datetime) -> datetime | No
     return session.execute(
         select(Candle.ts)
         .where(
-            Candle.exchange == key.exchange,
-            Candle.symbol == key.symbol,
-            Candle.timeframe == key.timeframe,
+            of_series(Candle, key),
             Candle.ts < ts,
         )
         .order_by(Candle.ts.desc())

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from forecaster.db.models import Candle, Forecast, ForecastError
 from forecaster.db.upsert import insert_missing
-from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.store import SeriesKey, of_series
 
 
 def score(frame: pd.DataFrame) -> pd.DataFrame:
@@ -70,9 +70,7 @@ def evaluate_matured(session: Session, key: SeriesKey | None = None) -> int:
         .where(ForecastError.forecast_id.is_(None))
     )
     if key is not None:
-        query = query.where(
-            Forecast.exchange == key.exchange, Forecast.symbol == key.symbol, Forecast.timeframe == key.timeframe
-        )
+        query = query.where(of_series(Forecast, key))
     rows = session.execute(query).all()
     if not rows:
         return 0

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from forecaster.dates import as_utc
 from forecaster.db.models import Forecast
 from forecaster.db.upsert import insert_missing
-from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.store import SeriesKey, of_series
 from forecaster.results.gate import Gate
 
 MODEL = "bilstm_gru"
@@ -71,9 +71,7 @@ def models_with_forecasts(session: Session, key: SeriesKey, as_of: datetime, run
         select(Forecast.model)
         .distinct()
         .where(
-            Forecast.exchange == key.exchange,
-            Forecast.symbol == key.symbol,
-            Forecast.timeframe == key.timeframe,
+            of_series(Forecast, key),
             Forecast.as_of == as_of,
             Forecast.run_kind == run_kind,
         )
@@ -91,9 +89,7 @@ def forecast_days(session: Session, key: SeriesKey, run_kind: str, start: dateti
         select(Forecast.as_of)
         .distinct()
         .where(
-            Forecast.exchange == key.exchange,
-            Forecast.symbol == key.symbol,
-            Forecast.timeframe == key.timeframe,
+            of_series(Forecast, key),
             Forecast.run_kind == run_kind,
             Forecast.as_of >= start,
             Forecast.as_of <= end,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from forecaster.db.models import Forecast, ForecastError
-from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.store import SeriesKey, of_series
 from forecaster.model.metrics import diebold_mariano
 
 
@@ -59,9 +59,7 @@ def naive_gate(
         .where(
             Forecast.model == model,
             Forecast.run_kind == run_kind,
-            Forecast.exchange == key.exchange,
-            Forecast.symbol == key.symbol,
-            Forecast.timeframe == key.timeframe,
+            of_series(Forecast, key),
             Forecast.target_ts <= as_of,
             Forecast.target_ts > as_of - timedelta(days=config.window_days),
         )
