@@ -68,6 +68,14 @@ class TrainConfig(BaseModel):
     max_epochs: int = Field(default=20, ge=1)
     patience: int = Field(default=4, ge=1, description="Epochs without a better val loss before stopping.")
     finetune_epochs: int = Field(default=1, ge=1, description="Epochs of a warm-started fine-tune.")
+    finetune_days: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "A fine-tune trains on the windows whose last target falls in the newest this many days of the "
+            "training part (None: all of it). A full retrain always trains on the whole window."
+        ),
+    )
     batch_size: int = Field(default=64, ge=1)
     learning_rate: float = Field(default=1e-3, gt=0.0)
     loss: Loss = Field(

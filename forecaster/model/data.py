@@ -11,7 +11,8 @@ Order of operations in ``CandleDataModule.setup`` (nothing happens in ``__init__
    so no window ever spans a missing day. A window is a training window when all its targets
    are in the training part, a validation window when its first target is in the validation
    tail; windows straddling the boundary are dropped, so no target is both trained on and
-   validated on.
+   validated on. With ``train_days`` (a fine-tune), only the training windows whose last target
+   falls in the newest ``train_days`` days of the training part are kept.
 """
 
 from __future__ import annotations
@@ -119,6 +120,8 @@ class CandleDataModule(pl.LightningDataModule):
     """Training and validation windows of the window ending at ``as_of``.
 
     ``scaler`` given (fine-tuning, policy checks): it is used as is and never refitted.
+    ``train_days`` given (fine-tuning): the training windows are those whose last target falls in
+    the newest ``train_days`` days of the training part; the validation windows are unchanged.
     """
 
     def __init__(
@@ -128,6 +131,7 @@ class CandleDataModule(pl.LightningDataModule):
         model_cfg: ModelConfig,
         train_cfg: TrainConfig,
         scaler: Scaler | None = None,
+        train_days: int | None = None,
     ) -> None:
         super().__init__()
         self.candles = candles
@@ -135,6 +139,7 @@ class CandleDataModule(pl.LightningDataModule):
         self.model_cfg = model_cfg
         self.train_cfg = train_cfg
         self.scaler = scaler
+        self.train_days = train_days
         self.train_windows: Windows | None = None
         self.val_windows: Windows | None = None
         self.window_start: pd.Timestamp | None = None
@@ -167,7 +172,11 @@ class CandleDataModule(pl.LightningDataModule):
         parts = [b[0] for b in built]
         horizon_span = model_cfg.horizon * ONE_DAY
         train_end = utc64_scalar(self.train_end)
-        train_masks = [(b[1] + horizon_span.to_timedelta64()) <= train_end for b in built]
+        last_target = [b[1] + horizon_span.to_timedelta64() for b in built]
+        train_masks = [ends <= train_end for ends in last_target]
+        if self.train_days is not None:
+            newest = train_end - np.timedelta64(self.train_days, "D")
+            train_masks = [mask & (ends > newest) for mask, ends in zip(train_masks, last_target, strict=True)]
         val_masks = [b[1] >= train_end for b in built]
         self.train_windows, self.val_windows = select(parts, train_masks), select(parts, val_masks)
         for name, part in (("training", self.train_windows), ("validation", self.val_windows)):

@@ -10,8 +10,11 @@ feed the same weights differently scaled inputs. A new scaler comes only with a 
 
 from __future__ import annotations
 
+import logging
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -20,7 +23,15 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
 
-from forecaster.model.artifact import Mode, TrainedModel, mse_loss, predict_prices, predict_scaled, shrink_factors
+from forecaster.model.artifact import (
+    Mode,
+    TrainedModel,
+    mse_loss,
+    outputs_to_prices,
+    predict_scaled,
+    scaled_mse,
+    shrink_factors,
+)
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.data import CandleDataModule, Windows
 from forecaster.model.features import check_as_of
@@ -30,6 +41,7 @@ from forecaster.model.network import BiLSTMGRU
 from forecaster.model.scaling import Scaler
 
 _TINY_PRICE = 1e-12
+_LIGHTNING_NOTICES = logging.getLogger("pytorch_lightning.utilities.rank_zero")
 
 
 def seed_everything(seed: int) -> None:
@@ -70,7 +82,12 @@ def train(
         raise ValueError(
             f"fine-tuning needs the parent's ModelConfig: parent {parent.model_config!r}, asked {model_cfg!r}"
         )
-    data = CandleDataModule(candles, as_of, model_cfg, train_cfg, scaler=None if parent is None else parent.scaler())
+    if parent is None:
+        data = CandleDataModule(candles, as_of, model_cfg, train_cfg)
+    else:
+        data = CandleDataModule(
+            candles, as_of, model_cfg, train_cfg, scaler=parent.scaler(), train_days=train_cfg.finetune_days
+        )
     data.setup("fit")
     module = ForecastModule(
         len(model_cfg.features),
@@ -84,11 +101,8 @@ def train(
     if parent is not None:
         module.net.load_state_dict(parent.state_dict)
     tracker = EpochTracker()
-    trainer = _trainer(train_cfg, mode, tracker, trainer_overrides or {})
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
-        trainer.fit(module, datamodule=data)
+    with _quiet_lightning():
+        _trainer(train_cfg, mode, tracker, trainer_overrides or {}).fit(module, datamodule=data)
 
     state = {name: value.detach().cpu().clone() for name, value in module.net.state_dict().items()}
     net = BiLSTMGRU(
@@ -97,10 +111,11 @@ def train(
     net.load_state_dict(state)
     assert data.scaler is not None and data.train_windows is not None and data.val_windows is not None
     assert data.window_start is not None
+    val_scaled = predict_scaled(net, data.val_windows.x)  # one pass serves the val loss, shrinkage and intervals
     shrinks = model_cfg.shrink and model_cfg.target == "log_return"
-    shrink = validation_shrink(net, data.val_windows, data.scaler) if shrinks else ()
+    shrink = validation_shrink(val_scaled, data.val_windows, data.scaler) if shrinks else ()
     lower, upper = conformal_quantiles(
-        log_residuals(net, data.val_windows, data.scaler, model_cfg.target, shrink), model_cfg.interval_level
+        log_residuals(val_scaled, data.val_windows, data.scaler, model_cfg.target, shrink), model_cfg.interval_level
     )
     return TrainedModel(
         state_dict=state,
@@ -113,7 +128,7 @@ def train(
         train_end=as_of,
         last_full_end=as_of if parent is None else parent.last_full_end,
         train_loss=mse_loss(net, data.train_windows.x, data.train_windows.y),
-        val_loss=mse_loss(net, data.val_windows.x, data.val_windows.y),
+        val_loss=scaled_mse(val_scaled, data.val_windows.y),
         epochs=len(tracker.train_history),
         seconds=time.perf_counter() - started,
         seed=train_cfg.seed,
@@ -124,19 +139,38 @@ def train(
     )
 
 
-def validation_shrink(net: BiLSTMGRU, windows: Windows, scaler: Scaler) -> tuple[float, ...]:
-    """Per-step shrinkage of predicted daily log returns toward 0, fitted on ``windows`` (see ``shrink_factors``)."""
-    predicted = scaler.inverse_target(predict_scaled(net, windows.x))
+def validation_shrink(scaled: np.ndarray, windows: Windows, scaler: Scaler) -> tuple[float, ...]:
+    """Per-step shrinkage of predicted daily log returns toward 0, fitted on ``windows`` (see ``shrink_factors``).
+
+    ``scaled``: the network's outputs for ``windows`` (``predict_scaled``).
+    """
+    predicted = scaler.inverse_target(scaled)
     actual = scaler.inverse_target(windows.y.numpy().astype(float))
     return shrink_factors(predicted, actual)
 
 
 def log_residuals(
-    net: BiLSTMGRU, windows: Windows, scaler: Scaler, target: str, shrink: tuple[float, ...] = ()
+    scaled: np.ndarray, windows: Windows, scaler: Scaler, target: str, shrink: tuple[float, ...] = ()
 ) -> np.ndarray:
-    """``log(actual) - log(yhat)`` per window and horizon (N, K), with ``shrink`` applied to the predictions."""
-    prices = predict_prices(net, windows.x, windows.anchor_close, scaler, target, shrink)
+    """``log(actual) - log(yhat)`` per window and horizon (N, K), from the network's outputs ``scaled`` for
+    ``windows``, with ``shrink`` applied to the predictions."""
+    prices = outputs_to_prices(scaled, windows.anchor_close, scaler, target, shrink)
     return np.log(windows.future_close) - np.log(np.maximum(prices, _TINY_PRICE))
+
+
+@contextmanager
+def _quiet_lightning() -> Iterator[None]:
+    """Lightning's notices of every fit (accelerators found, tips, "max_epochs reached") and two harmless
+    warnings silenced; its other warnings and errors still show."""
+    previous = _LIGHTNING_NOTICES.level
+    _LIGHTNING_NOTICES.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+            yield
+    finally:
+        _LIGHTNING_NOTICES.setLevel(previous)
 
 
 def _trainer(train_cfg: TrainConfig, mode: Mode, tracker: EpochTracker, overrides: dict[str, Any]) -> pl.Trainer:

@@ -90,3 +90,24 @@ def test_scaler_round_trip() -> None:
         assert Scaler.from_state(scaler.state()) == scaler
     minmax = Scaler.fit(values, "minmax").transform(values)
     assert minmax.min() == pytest.approx(0.0) and minmax.max() == pytest.approx(1.0)
+
+
+def test_train_days_keeps_only_the_newest_training_windows() -> None:
+    candles = with_gaps(random_walk(260), [215])
+    as_of = candles["ts"].iloc[-1]
+    whole = CandleDataModule(candles, as_of, CLOSE_MODEL, TINY_TRAIN)
+    recent = CandleDataModule(candles, as_of, CLOSE_MODEL, TINY_TRAIN, scaler=None, train_days=40)
+    whole.setup("fit")
+    recent.setup("fit")
+    assert whole.train_windows is not None and recent.train_windows is not None
+    assert whole.val_windows is not None and recent.val_windows is not None
+    train_end = (as_of - pd.Timedelta(days=TINY_TRAIN.val_days)).tz_localize(None).to_datetime64()
+    last_target = recent.train_windows.anchor_ts + np.timedelta64(CLOSE_MODEL.horizon, "D")
+    assert (last_target <= train_end).all() and (last_target > train_end - np.timedelta64(40, "D")).all()
+    # exactly the whole module's windows of those days, minus the ones the missing day breaks
+    kept = whole.train_windows.anchor_ts[
+        whole.train_windows.anchor_ts + np.timedelta64(CLOSE_MODEL.horizon, "D") > train_end - np.timedelta64(40, "D")
+    ]
+    np.testing.assert_array_equal(recent.train_windows.anchor_ts, kept)
+    assert 0 < len(kept) < 40
+    np.testing.assert_array_equal(recent.val_windows.anchor_ts, whole.val_windows.anchor_ts)

@@ -53,6 +53,15 @@ def test_same_seed_same_weights_other_seed_other_weights(candles: pd.DataFrame, 
     assert not same_weights(models[0], models[2])
 
 
+class WindowCounter(pl.Callback):
+    """Counts the training windows fed to the network."""
+
+    seen = 0
+
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch, batch_idx: int) -> None:  # type: ignore[no-untyped-def]
+        self.seen += len(batch[0])
+
+
 class WeightsAtStart(pl.Callback):
     def __init__(self) -> None:
         self.state: dict[str, torch.Tensor] = {}
@@ -72,6 +81,21 @@ def test_finetune_starts_from_parent_and_keeps_its_scaler(
     assert child.scaler_state == tiny_model.scaler_state
     assert child.mode == "finetune" and child.epochs == TINY_TRAIN.finetune_epochs
     assert child.train_end == later and child.last_full_end == tiny_model.last_full_end
+
+
+def test_finetune_days_trains_on_the_newest_windows_only(
+    candles: pd.DataFrame, as_of: pd.Timestamp, tiny_model: TrainedModel
+) -> None:
+    later = as_of + pd.Timedelta(days=5)
+    recent = TINY_TRAIN.model_copy(update={"finetune_days": 32})
+    tuned, retrained = WindowCounter(), WindowCounter()
+    child = train(candles, later, TINY_MODEL, recent, parent=tiny_model, trainer_overrides={"callbacks": [tuned]})
+    assert tuned.seen == 32  # one epoch of the windows of the 32 newest training days
+    assert child.mode == "finetune" and child.scaler_state == tiny_model.scaler_state
+    assert not same_weights(child, tiny_model)
+    full = train(candles, later, TINY_MODEL, recent, trainer_overrides={"callbacks": [retrained]})
+    per_epoch = retrained.seen / full.epochs  # a full retrain still trains on the whole window
+    assert per_epoch == TINY_TRAIN.window_days - TINY_TRAIN.val_days - TINY_MODEL.lookback - TINY_MODEL.horizon
 
 
 def test_finetune_needs_the_parents_model_config(candles: pd.DataFrame, tiny_model: TrainedModel) -> None:
