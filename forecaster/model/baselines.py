@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster.model.data import cut_window
-from forecaster.model.features import ONE_DAY, check_as_of
+from forecaster.model.features import ONE_DAY, check_as_of, utc64
 
 MA_DAYS = 7
 
@@ -47,11 +47,18 @@ def baseline_names() -> tuple[str, ...]:
     return tuple(BASELINES)
 
 
-def hstep_log_returns(window: pd.DataFrame, h: int) -> np.ndarray:
-    """``log(close[t + h] / close[t])`` for every pair of candles exactly ``h`` days apart."""
-    close = window.set_index("ts")["close"].astype(float)
-    later = close.reindex(close.index + h * ONE_DAY).to_numpy()
-    returns = np.log(later / close.to_numpy())
+def calendar_closes(window: pd.DataFrame) -> np.ndarray:
+    """The window's closes, one slot per calendar day from its first candle, NaN where a candle is missing."""
+    ts = utc64(window["ts"])
+    calendar = np.full(int((ts[-1] - ts[0]) // np.timedelta64(1, "D")) + 1, np.nan)
+    calendar[(ts - ts[0]) // np.timedelta64(1, "D")] = window["close"].to_numpy(dtype=float)
+    return calendar
+
+
+def hstep_log_returns(calendar: np.ndarray, h: int) -> np.ndarray:
+    """``log(close[t + h] / close[t])`` for every pair of candles exactly ``h`` days apart, from
+    ``calendar_closes``."""
+    returns = np.log(calendar[h:] / calendar[: max(len(calendar) - h, 0)])
     return returns[np.isfinite(returns)]
 
 
@@ -74,8 +81,9 @@ def baseline_forecast(
     yhat = BASELINES[name](window, horizon)
     alpha = 1.0 - interval_level
     lower, upper = np.full(horizon, np.nan), np.full(horizon, np.nan)
+    calendar = calendar_closes(window)
     for i, h in enumerate(range(1, horizon + 1)):
-        returns = hstep_log_returns(window, h)
+        returns = hstep_log_returns(calendar, h)
         if returns.size:
             centre = np.median(returns)
             lower[i] = yhat[i] * np.exp(np.quantile(returns, alpha / 2) - centre)

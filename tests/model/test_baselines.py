@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.model.baselines import baseline_forecast, baseline_names, hstep_log_returns
+from forecaster.model.baselines import baseline_forecast, baseline_names, calendar_closes, hstep_log_returns
 
 from .conftest import make_candles
 
@@ -55,7 +55,7 @@ def test_intervals_by_hand(candles: pd.DataFrame) -> None:
 
 def test_hstep_returns_skip_gaps(candles: pd.DataFrame) -> None:
     gapped = candles.drop(index=[4]).reset_index(drop=True)
-    returns = hstep_log_returns(gapped, 1)
+    returns = hstep_log_returns(calendar_closes(gapped), 1)
     assert len(returns) == 7  # pairs (3,4) and (4,5) are gone
     assert np.log(CLOSES[5] / CLOSES[3]) not in returns
 
