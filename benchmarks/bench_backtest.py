@@ -6,8 +6,12 @@
 Imports ``../shared/data/<SYMBOL>.csv`` into a fresh SQLite database, runs ``forecaster.backtest.run_backtest``
 with the default model and policy (weekly full retrain, daily fine-tune), and prints the wall time, the fits
 by mode, and the report table. The reference measured in the same run is the pure training compute (the fits'
-own seconds): ``overhead = wall / fit seconds``. ``--profile`` runs it under cProfile and adds the share of
-each step; cProfile slows the Python-heavy parts, so the headline wall time comes from a run without it.
+own seconds): ``overhead = wall / fit seconds``. This machine's speed is measured in the same run too, before
+and after the backtest: the median seconds of one plain-PyTorch training epoch of the default network on the
+first as-of day's training windows (the *reference epoch*), so that runs on a faster or slower machine (or
+the same machine in a busier hour) compare as ``wall / reference epoch``. ``--profile`` runs it under
+cProfile and adds the share of each step; cProfile slows the Python-heavy parts, so the headline wall time
+comes from a run without it.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import os
 import platform
 import pstats
 import shlex
+import statistics
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import torch
+from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.backtest import (
     BacktestSummary,
@@ -39,8 +46,10 @@ from forecaster.cli.backtest import format_table
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.ingest.csv_import import import_csv
-from forecaster.ingest.store import SeriesKey
+from forecaster.ingest.store import SeriesKey, load_candles
 from forecaster.jobs import JobConfig
+from forecaster.model.data import CandleDataModule
+from forecaster.model.network import BiLSTMGRU
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = {
@@ -74,6 +83,28 @@ def fits_by_mode(summary: BacktestSummary) -> dict[str, tuple[int, float]]:
             count, seconds = fits.get(day.mode, (0, 0.0))
             fits[day.mode] = (count + 1, seconds + day.train_seconds)
     return fits
+
+
+def reference_epoch_seconds(sessions: sessionmaker[Session], key: SeriesKey, as_of: datetime, job: JobConfig) -> float:
+    """Median seconds (of 3) of one plain training epoch of the default network on ``as_of``'s training windows."""
+    with sessions() as session:
+        candles = load_candles(session, key, end=as_of)
+    data = CandleDataModule(candles, pd.Timestamp(as_of), job.model, job.train)
+    data.setup("fit")
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    cfg = job.model
+    net = BiLSTMGRU(len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=job.train.learning_rate)
+    seconds = []
+    for _ in range(3):
+        began = time.perf_counter()
+        for x, y in data.train_dataloader():
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(net(x), y).backward()
+            optimizer.step()
+        seconds.append(time.perf_counter() - began)
+    return statistics.median(seconds)
 
 
 def progress(result: DayResult, number: int, total: int) -> None:
@@ -114,6 +145,7 @@ def main() -> None:
         horizon=7,
     )
 
+    reference_before = reference_epoch_seconds(sessions, key, start, job)
     profiler = cProfile.Profile() if args.profile else None
     began = time.perf_counter()
     if profiler is not None:
@@ -123,6 +155,8 @@ def main() -> None:
         profiler.disable()
     wall = time.perf_counter() - began
     fit = sum(day.train_seconds for day in summary.days)
+    reference_after = reference_epoch_seconds(sessions, key, start, job)
+    reference = (reference_before + reference_after) / 2
 
     with sessions() as session:
         table = backtest_report(session, key, start, end)
@@ -139,6 +173,10 @@ def main() -> None:
     print(
         f"wall {wall:.0f} s ({wall / 60:.1f} min, target < 10 min); fits {fit:.0f} s; overhead ratio {wall / fit:.2f}"
     )
+    print(
+        f"reference epoch (this machine's speed): {reference_before:.3f} s before, {reference_after:.3f} s after; "
+        f"wall = {wall / reference:.0f} reference epochs"
+    )
     steps: dict[str, float] = {}
     if profiler is not None:
         stats = pstats.Stats(profiler)
@@ -151,6 +189,8 @@ def main() -> None:
     results = {
         "wall_s": wall,
         "fit_s": fit,
+        "reference_epoch_s": [reference_before, reference_after],
+        "wall_in_reference_epochs": wall / reference,
         "days": len(summary.days),
         "profiled": profiler is not None,
         "fits": {mode: {"count": count, "seconds": seconds} for mode, (count, seconds) in fits.items()},
