@@ -66,7 +66,14 @@ class TrainConfig(BaseModel):
     window_days: int = Field(default=730, ge=2, description="Calendar days ending at the as-of candle.")
     val_days: int = Field(default=90, ge=1, description="Chronological validation tail, in calendar days.")
     max_epochs: int = Field(default=20, ge=1)
-    patience: int = Field(default=4, ge=1, description="Epochs without a better val loss before stopping.")
+    patience: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "Epochs without a better val loss before a full retrain stops (the best epoch's weights are kept); "
+            "3 instead of 4 ran 23 % fewer epochs in the backtest for the same accuracy (docs/backtest.md)."
+        ),
+    )
     finetune_epochs: int = Field(default=1, ge=1, description="Epochs of a warm-started fine-tune.")
     finetune_days: int | None = Field(
         default=90,
