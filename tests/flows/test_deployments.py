@@ -72,5 +72,9 @@ def test_serve_registers_the_deployment_and_stops_cleanly(tmp_path):
         assert deployment.parameters["params"]["pairs"][0]["symbol"] == "BTC/USDT"
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=120)  # a loaded machine can take a minute to shut Prefect down
+        try:
+            output, _ = process.communicate(timeout=120)  # a loaded machine can take a minute to shut Prefect down
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a serving process behind
+            raise
     assert process.returncode in (0, 130, -signal.SIGINT), output
