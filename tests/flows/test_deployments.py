@@ -71,10 +71,13 @@ def test_serve_registers_the_deployment_and_stops_cleanly(tmp_path):
         assert [s.schedule.cron for s in deployment.schedules] == [DAILY_CRON]
         assert deployment.parameters["params"]["pairs"][0]["symbol"] == "BTC/USDT"
     finally:
-        process.send_signal(signal.SIGINT)
+        # SIGTERM, as a process manager stops a service. (Prefect's runner shuts down on it through its own
+        # handler; a Ctrl-C that lands while the runner is still starting can be lost in asyncio's
+        # cancellation of the runner task, seen twice under heavy load, so it is not what this test sends.)
+        process.send_signal(signal.SIGTERM)
         try:
-            output, _ = process.communicate(timeout=120)  # a loaded machine can take a minute to shut Prefect down
+            output, _ = process.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             process.kill()  # never leave a serving process behind
             raise
-    assert process.returncode in (0, 130, -signal.SIGINT), output
+    assert process.returncode in (0, -signal.SIGTERM), output
