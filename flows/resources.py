@@ -6,6 +6,7 @@ environment there, rather than receiving live connections.
 
 from __future__ import annotations
 
+import atexit
 from functools import cache
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,9 @@ def sessions() -> sessionmaker[Session]:
 @cache
 def _sessions(url: str) -> sessionmaker[Session]:
     engine = make_engine(url)
+    # Closing the pool at exit checkpoints SQLite's write-ahead log into the database file, so
+    # that the file alone holds every row (and no -wal/-shm files are left beside it).
+    atexit.register(engine.dispose)
     ping(engine)
     ensure_schema(engine)
     return session_factory(engine)
