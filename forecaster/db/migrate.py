@@ -8,8 +8,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
+from forecaster.db.locks import lock_key
 from forecaster.errors import SchemaOutdated
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -54,9 +55,26 @@ def ensure_schema(engine: Engine) -> None:
     if current == head:
         return
     if current is None and not inspect(engine).get_table_names():
-        upgrade(engine)
+        _create_schema(engine)
         return
     raise SchemaOutdated(
         f"the database schema is at revision {current or 'none (tables without Alembic history)'}, "
         f"this forecaster needs {head}: run `forecaster db upgrade`"
     )
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create the schema at head exactly once, however many processes and threads open the empty
+    database together (every task of a first run does): the first takes the database's write lock
+    (SQLite's ``BEGIN IMMEDIATE``, a transaction-scoped advisory lock on PostgreSQL) and creates the
+    schema in that one transaction; the others wait for it, then find the schema made."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("forecaster schema")})
+        if MigrationContext.configure(conn).get_current_revision() is not None:
+            return
+        cfg = _config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,7 @@ from sqlalchemy import Engine, event, func, inspect, select, text
 from flows.daily import daily
 from forecaster.cli import main
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.migrate import current_revision, head_revision, upgrade
+from forecaster.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
 from tests.conftest import PG_ADMIN_URL, _postgres_reason
@@ -221,6 +223,23 @@ def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopbac
     assert len(loopback.requests) == before
     assert current_revision(make_engine(empty_url)) == "0001"  # never migrated behind the user's back
     assert count(empty_url, Candle) == 0
+
+
+def test_processes_starting_together_on_an_empty_database_create_the_schema_once(empty_url):
+    """Every task of the first run opens the database at once (threads here, Dask workers in production)."""
+    engines = [make_engine(empty_url) for _ in range(4)]
+    start = threading.Barrier(len(engines))
+
+    def open_database(engine: Engine) -> str | None:
+        start.wait()
+        ensure_schema(engine)
+        return current_revision(engine)
+
+    with ThreadPoolExecutor(len(engines)) as pool:
+        revisions = list(pool.map(open_database, engines))
+    assert revisions == [head_revision()] * len(engines)
+    for engine in engines:
+        engine.dispose()
 
 
 # -- PostgreSQL restarted in the middle of a run ------------------------------------------------
