@@ -183,7 +183,9 @@ def main() -> None:
     }
     (out / "soak.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
-    print("OK: candles equal the source, one forecast set per model and as-of day" if not problems else "PROBLEMS")
+    if problems:
+        raise SystemExit("PROBLEMS: " + "; ".join(problems))
+    print("OK: candles equal the source, one forecast set per model and as-of day")
 
 
 if __name__ == "__main__":
