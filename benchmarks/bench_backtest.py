@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmarks.shared_data import import_pair
 from forecaster.backtest import (
     BacktestSummary,
     DayResult,
@@ -45,13 +46,11 @@ from forecaster.backtest import (
 from forecaster.cli.backtest import format_table
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
-from forecaster.ingest.csv_import import import_csv
 from forecaster.ingest.store import SeriesKey, load_candles
 from forecaster.jobs import JobConfig
 from forecaster.model.data import CandleDataModule
 from forecaster.model.network import BiLSTMGRU
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 STEPS = {
     "train (fit)": "forecaster/model/train.py:train",
     "auto policy: parent's validation loss": "forecaster/model/policy.py:parent_val_loss",
@@ -128,12 +127,10 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_backtest_"))
     out.mkdir(parents=True, exist_ok=True)
-    unified = f"{args.symbol[:-4]}/{args.symbol[-4:]}"
-    key = SeriesKey("binance", unified, "1d")
     engine = make_engine(f"sqlite:///{out / 'backtest.db'}")
     upgrade(engine)
     sessions = session_factory(engine)
-    import_csv(sessions, DATA / f"{args.symbol}.csv", key)
+    key = import_pair(sessions, args.symbol)
     start, end = (pd.Timestamp(day, tz="UTC").to_pydatetime() for day in (args.start, args.end))
     overrides = json.loads(args.job)
     base = JobConfig().model_dump()

@@ -21,23 +21,16 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def unified(name: str) -> str:
-    return f"{name[:-4]}/{name[-4:]}"
-
 
 def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) -> float:
     """Wall seconds of one backtest flow run over a fresh database in ``folder``."""
     from prefect_dask import DaskTaskRunner
 
+    from benchmarks.shared_data import import_pair, unified_symbol
     from flows.backtest import BacktestParams, backtest
     from flows.params import Pair
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
-    from forecaster.ingest.csv_import import import_csv
-    from forecaster.ingest.store import SeriesKey
 
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'backtest.db'}"
@@ -46,10 +39,10 @@ def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) 
     engine = make_engine(url)
     upgrade(engine)
     for name in symbols:
-        import_csv(session_factory(engine), DATA / f"{name}.csv", SeriesKey("binance", unified(name), "1d"))
+        import_pair(session_factory(engine), name)
     engine.dispose()
     params = BacktestParams(
-        pairs=[Pair(exchange="binance", symbol=unified(name)) for name in symbols], start=start, end=end
+        pairs=[Pair(exchange="binance", symbol=unified_symbol(name)) for name in symbols], start=start, end=end
     )
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     began = time.perf_counter()

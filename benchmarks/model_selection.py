@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmarks.shared_data import DATA
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.metrics import diebold_mariano
 from forecaster.model.predict import forecast
 from forecaster.model.train import seed_everything, train
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETUPS: dict[str, ModelConfig] = {
     "reference (close, MinMax)": ModelConfig(features=("close",), target="close", scaling="minmax"),
     "log_return": ModelConfig(features=("log_return",), target="log_return"),

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from benchmarks.shared_data import DATA
+
 SYMBOLS = {"BTC/USDT": "BTCUSDT", "ETH/USDT": "ETHUSDT", "SOL/USDT": "SOLUSDT"}
 FAULTS = ("none", "429", "5xx", "malformed", "empty", "duplicate", "corrupt_nan", "corrupt_negative", "down", "slow")
 
