@@ -13,8 +13,7 @@ lock the second run waits for the first to register its version, then finds it a
   ``ON CONFLICT DO NOTHING``, candles upserted, a losing model registration yields to the winner.
 
 Everything else (candles, forecasts, scores) is already idempotent under concurrent writers, so
-this is the only lock (besides the one taken once, to create the schema of an empty database:
-``forecaster.db.migrate``).
+this is the only lock (besides the one each migration takes: ``forecaster.db.migrate``).
 """
 
 from __future__ import annotations

@@ -34,10 +34,20 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
-    """Bring the database to ``revision``; returns (revision before, revision after)."""
-    before = current_revision(engine)
-    cfg = _config()
+    """Bring the database to ``revision``; returns (revision before, revision after).
+
+    One migration at a time, however many processes and threads ask together (every task of a
+    first run creates the empty database's schema): each first takes the database's write lock
+    (SQLite's ``BEGIN IMMEDIATE``, a transaction-scoped advisory lock on PostgreSQL) and migrates in
+    that one transaction, so those that waited read the new revision and find nothing left to do.
+    """
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("forecaster schema")})
+        before = MigrationContext.configure(conn).get_current_revision()
+        cfg = _config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
     return before, current_revision(engine) or ""
@@ -55,26 +65,9 @@ def ensure_schema(engine: Engine) -> None:
     if current == head:
         return
     if current is None and not inspect(engine).get_table_names():
-        _create_schema(engine)
+        upgrade(engine)
         return
     raise SchemaOutdated(
         f"the database schema is at revision {current or 'none (tables without Alembic history)'}, "
         f"this forecaster needs {head}: run `forecaster db upgrade`"
     )
-
-
-def _create_schema(engine: Engine) -> None:
-    """Create the schema at head exactly once, however many processes and threads open the empty
-    database together (every task of a first run does): the first takes the database's write lock
-    (SQLite's ``BEGIN IMMEDIATE``, a transaction-scoped advisory lock on PostgreSQL) and creates the
-    schema in that one transaction; the others wait for it, then find the schema made."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("forecaster schema")})
-        if MigrationContext.configure(conn).get_current_revision() is not None:
-            return
-        cfg = _config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
