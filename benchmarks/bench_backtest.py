@@ -35,7 +35,13 @@ import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.shared_data import import_pair
-from forecaster.backtest import (
+from forecaster.cli.backtest import format_table
+from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.migrate import upgrade
+from forecaster.ingest.store import load_candles
+from forecaster.model.data import CandleDataModule
+from forecaster.model.network import BiLSTMGRU
+from forecaster.pipeline.backtest import (
     BacktestSummary,
     DayResult,
     backtest_config,
@@ -43,24 +49,19 @@ from forecaster.backtest import (
     run_backtest,
     write_backtest_files,
 )
-from forecaster.cli.backtest import format_table
-from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.migrate import upgrade
-from forecaster.ingest.store import SeriesKey, load_candles
-from forecaster.jobs import JobConfig
-from forecaster.model.data import CandleDataModule
-from forecaster.model.network import BiLSTMGRU
+from forecaster.pipeline.config import JobConfig
+from forecaster.series import SeriesKey
 
 STEPS = {
     "train (fit)": "forecaster/model/train.py:train",
     "auto policy: parent's validation loss": "forecaster/model/policy.py:parent_val_loss",
-    "checkpoint save + register": "forecaster/registry.py:save_and_register",
-    "checkpoint load (hash + weights_only)": "forecaster/registry.py:load_version",
+    "checkpoint save + register": "forecaster/registry/versions.py:save_and_register",
+    "checkpoint load (hash + weights_only)": "forecaster/registry/versions.py:load_version",
     "forecast (model)": "forecaster/model/predict.py:forecast",
     "baselines": "forecaster/model/baselines.py:baseline_forecast",
     "naive gate": "forecaster/results/gate.py:naive_gate",
-    "evaluate": "forecaster/jobs.py:evaluate_step",
-    "read candles": "forecaster/jobs.py:read_history",
+    "evaluate": "forecaster/pipeline/evaluate.py:evaluate_step",
+    "read candles": "forecaster/pipeline/inputs.py:read_history",
 }
 
 

@@ -51,7 +51,8 @@ from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.exchange.synthetic import DEMO_SYMBOLS, EPOCH, synthetic_candles
 from forecaster.ingest.service import ingest_from_exchange
-from forecaster.ingest.store import SeriesKey, store_candles
+from forecaster.ingest.store import store_candles
+from forecaster.series import SeriesKey
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXTRA_BASES = ("DOT", "TRX", "ATOM", "UNI", "XLM", "ETC", "FIL", "NEAR", "APT", "ARB")

@@ -42,7 +42,6 @@ import torch
 from torch import nn
 
 from forecaster.model.artifact import TrainedModel, predict_prices
-from forecaster.model.checkpoint import save_checkpoint
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.data import CandleDataModule
 from forecaster.model.features import ONE_DAY, check_as_of, feature_frame
@@ -51,6 +50,7 @@ from forecaster.model.module import ForecastModule
 from forecaster.model.network import BiLSTMGRU
 from forecaster.model.predict import forecast, recent_history
 from forecaster.model.train import seed_everything, train
+from forecaster.registry.checkpoint import save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "BTCUSDT.csv"

@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.ingest.csv_import import import_csv
-from forecaster.ingest.store import SeriesKey
+from forecaster.series import SeriesKey
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -90,8 +90,8 @@ def main() -> None:
     from forecaster.db.migrate import upgrade
     from forecaster.db.models import Candle, Forecast, ModelVersion, Run
     from forecaster.exchange.loopback import LoopbackExchange
-    from forecaster.jobs import JobConfig
     from forecaster.model.config import ModelConfig, TrainConfig
+    from forecaster.pipeline.config import JobConfig
 
     sources = {symbol: read(name) for symbol, name in SYMBOLS.items()}
     job = JobConfig(

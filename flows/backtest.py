@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from flows.params import Pair
 from flows.resources import sessions, settings
 from flows.tasks import finish_run_task, start_run_task
-from forecaster.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
 from forecaster.dates import day_start
-from forecaster.jobs import JobConfig
-from forecaster.report import markdown_table
+from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.pipeline.config import JobConfig
+from forecaster.report.markdown import markdown_table
 
 
 class BacktestParams(BaseModel):

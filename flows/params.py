@@ -9,9 +9,9 @@ import ccxt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from forecaster.exchange.open import DEMO
-from forecaster.ingest.store import SeriesKey
-from forecaster.ingest.timeframes import timeframe_ms
-from forecaster.jobs import JobConfig
+from forecaster.pipeline.config import JobConfig
+from forecaster.series import SeriesKey
+from forecaster.timeframes import timeframe_ms
 
 
 class Pair(BaseModel):

@@ -13,7 +13,8 @@ from flows.params import Pair
 from flows.resources import sessions, settings
 from forecaster.db.models import Forecast
 from forecaster.errors import InputError
-from forecaster.report import accuracy_markdown, plot_forecasts
+from forecaster.report.markdown import accuracy_markdown
+from forecaster.report.plots import plot_forecasts
 
 
 @task(name="publish")

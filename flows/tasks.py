@@ -18,17 +18,12 @@ from flows.resources import sessions, settings
 from forecaster.errors import DatabaseUnavailable, ExchangeUnavailable
 from forecaster.exchange.client import make_exchange
 from forecaster.ingest.service import IngestSummary, ingest_from_exchange
-from forecaster.jobs import (
-    ForecastOutcome,
-    JobConfig,
-    TrainMode,
-    TrainOutcome,
-    days_to_forecast,
-    evaluate_step,
-    forecast_step,
-    train_step,
-)
-from forecaster.runs import finish_run, start_run
+from forecaster.pipeline.config import JobConfig, TrainMode
+from forecaster.pipeline.evaluate import evaluate_step
+from forecaster.pipeline.forecast import ForecastOutcome, forecast_step
+from forecaster.pipeline.plan import days_to_forecast
+from forecaster.pipeline.runs import finish_run, start_run
+from forecaster.pipeline.train import TrainOutcome, train_step
 
 TRANSIENT = (ExchangeUnavailable, DatabaseUnavailable, OperationalError)
 

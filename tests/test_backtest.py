@@ -6,14 +6,14 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from forecaster.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
-from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig
 from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.pipeline.config import JobConfig
+from forecaster.series import SeriesKey
 from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
@@ -81,7 +81,7 @@ def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op
     with sessions() as session:
         live = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "live"))
         lineage = set(session.scalars(select(ModelVersion.run_kind)))
-        scored = session.scalar(select(func.count()).select_from(ForecastError))
+        scored = session.scalar(select(func.count()).select_from(ForecastEvaluation))
     assert live == 0 and lineage == {"backtest"} and scored == len(rows)  # the candles reach past END
 
     again = run_backtest(sessions, KEY, START, END, JOB, tmp_path)

@@ -9,12 +9,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select, text
 
-from forecaster.db.models import Forecast, ForecastError, ModelVersion
+from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
 from forecaster.model.config import ModelConfig, TrainConfig
-from forecaster.registry import load_version, save_and_register
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.evaluate import evaluate_step
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
+from forecaster.registry.versions import load_version, save_and_register
+from forecaster.results.gate import GateConfig
+from forecaster.series import SeriesKey
 from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
@@ -27,7 +31,7 @@ def config() -> JobConfig:
         train=TrainConfig(
             window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=32, accelerator="cpu"
         ),
-        gate_min_pairs=5,
+        gate=GateConfig(min_pairs=5),
     )
 
 
@@ -63,8 +67,8 @@ def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config
     assert evaluate_step(sessions, KEY) == 0
     with sessions() as session:
         naive = session.execute(
-            select(Forecast.yhat, ForecastError.actual, ForecastError.error, ForecastError.direction_hit)
-            .join(ForecastError)
+            select(Forecast.yhat, ForecastEvaluation.actual, ForecastEvaluation.error, ForecastEvaluation.direction_hit)
+            .join(ForecastEvaluation)
             .where(Forecast.model == "naive", Forecast.horizon == 2)
         ).one()
     assert naive.yhat == pytest.approx(history["close"].iloc[-4])
@@ -100,11 +104,11 @@ def test_views_match_hand_computed_aggregates(btc, sessions, engine, config, tmp
                     Forecast.model,
                     Forecast.horizon,
                     Forecast.as_of,
-                    ForecastError.error,
-                    ForecastError.abs_error,
-                    ForecastError.ape,
-                    ForecastError.inside_interval,
-                ).join(ForecastError)
+                    ForecastEvaluation.error,
+                    ForecastEvaluation.abs_error,
+                    ForecastEvaluation.ape,
+                    ForecastEvaluation.inside_interval,
+                ).join(ForecastEvaluation)
             ).all()
         )
     with engine.connect() as conn:

@@ -18,23 +18,21 @@ from typer.testing import CliRunner
 from forecaster.cli.report import register
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
-from forecaster.db.models import Forecast, ForecastError
+from forecaster.db.models import Forecast, ForecastEvaluation
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.config import ModelConfig, TrainConfig
-from forecaster.registry import latest_version, load_version
-from forecaster.report import (
-    accuracy_markdown,
-    accuracy_table,
-    newest_scored,
-    plot_forecasts,
-    plot_losses,
-    plot_rolling_mae,
-    report_path,
-    window_markdown,
-)
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.evaluate import evaluate_step
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
+from forecaster.registry.versions import latest_version, load_version
+from forecaster.report.accuracy import accuracy_table, newest_scored
+from forecaster.report.markdown import accuracy_markdown, window_markdown
+from forecaster.report.paths import report_path
+from forecaster.report.plots import plot_forecasts, plot_losses, plot_rolling_mae
+from forecaster.results.gate import GateConfig
+from forecaster.series import SeriesKey
 from tests.conftest import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
@@ -59,7 +57,7 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
     config = JobConfig(
         model=ModelConfig(lookback=10, horizon=HORIZON, lstm_hidden=8, gru_hidden=4, shrink=False),  # calls directions
         train=TrainConfig(window_days=120, val_days=20, max_epochs=3, batch_size=32, accelerator="cpu"),
-        gate_min_pairs=5,
+        gate=GateConfig(min_pairs=5),
     )
     history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-07-31")].reset_index(drop=True)
     store_candles(sessions, KEY, history)
@@ -114,10 +112,10 @@ def scored(sessions: sessionmaker[Session]) -> pd.DataFrame:
                 Forecast.as_of,
                 Forecast.target_ts,
                 Forecast.yhat,
-                ForecastError.actual,
-                ForecastError.inside_interval,
-                ForecastError.direction_hit,
-            ).join(ForecastError)
+                ForecastEvaluation.actual,
+                ForecastEvaluation.inside_interval,
+                ForecastEvaluation.direction_hit,
+            ).join(ForecastEvaluation)
         ).all()
     return pd.DataFrame(rows, columns=[column for column in rows[0]._fields])
 

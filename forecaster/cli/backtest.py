@@ -7,7 +7,10 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from forecaster.backtest import (
+from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.dates import parse_date
+from forecaster.errors import InputError
+from forecaster.pipeline.backtest import (
     DayResult,
     backtest_config,
     backtest_report,
@@ -15,12 +18,9 @@ from forecaster.backtest import (
     run_backtest,
     write_backtest_files,
 )
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
-from forecaster.dates import parse_date
-from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig
-from forecaster.runs import finish_run, start_run
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.runs import finish_run, start_run
+from forecaster.series import SeriesKey
 
 
 def register(app: typer.Typer) -> None:

@@ -25,8 +25,8 @@ from forecaster.exchange.open import open_exchange
 from forecaster.ingest.csv_import import import_csv
 from forecaster.ingest.fetch import PageProgress
 from forecaster.ingest.service import ingest_from_exchange
-from forecaster.ingest.store import SeriesKey
-from forecaster.ingest.timeframes import timeframe_ms
+from forecaster.series import SeriesKey
+from forecaster.timeframes import timeframe_ms
 
 
 def register(app: typer.Typer) -> None:

@@ -10,9 +10,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
 from forecaster.dates import parse_date
-from forecaster.ingest.store import SeriesKey, stored_range
-from forecaster.jobs import JobConfig, TrainMode, evaluate_step, forecast_step, train_step
+from forecaster.ingest.store import stored_range
 from forecaster.model.config import TrainConfig
+from forecaster.pipeline.config import JobConfig, TrainMode
+from forecaster.pipeline.evaluate import evaluate_step
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
+from forecaster.series import SeriesKey
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[

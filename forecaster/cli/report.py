@@ -9,9 +9,12 @@ import typer
 
 from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
 from forecaster.dates import utc_now
-from forecaster.ingest.store import SeriesKey
-from forecaster.ingest.timeframes import timeframe_ms
-from forecaster.report import accuracy_markdown, newest_scored, plot_forecasts, report_path
+from forecaster.report.accuracy import newest_scored
+from forecaster.report.markdown import accuracy_markdown
+from forecaster.report.paths import report_path
+from forecaster.report.plots import plot_forecasts
+from forecaster.series import SeriesKey
+from forecaster.timeframes import timeframe_ms
 
 
 def register(app: typer.Typer) -> None:

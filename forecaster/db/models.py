@@ -135,7 +135,7 @@ class Forecast(Base):
     created_at: Mapped[datetime]
 
 
-class ForecastError(Base):
+class ForecastEvaluation(Base):
     """The score of a forecast once its target candle has arrived."""
 
     __tablename__ = "forecast_errors"

@@ -11,10 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecaster.ingest.timeframes import is_aligned
-
-COLUMNS = ["ts", "open", "high", "low", "close", "volume"]
-PRICES = ["open", "high", "low", "close"]
+from forecaster.series import CANDLE_COLUMNS, PRICES
+from forecaster.timeframes import is_aligned
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ class CleanCandles:
 
 def rows_to_frame(rows: Sequence[Sequence[float | int | str | None]]) -> pd.DataFrame:
     """ccxt OHLCV rows ``[ms, o, h, l, c, v]`` to a frame; unparsable numbers become NaN."""
-    frame = pd.DataFrame([list(row)[:6] for row in rows], columns=COLUMNS)
-    for column in COLUMNS:
+    frame = pd.DataFrame([list(row)[:6] for row in rows], columns=CANDLE_COLUMNS)
+    for column in CANDLE_COLUMNS:
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
@@ -67,7 +65,7 @@ def clean_candles(raw: pd.DataFrame, step_ms: int, now_ms: int) -> CleanCandles:
     finite positive prices with ``low <= open, close <= high`` and a finite volume >= 0. Exact
     repeats of a candle are stored once; two different candles for one open time are both refused.
     """
-    frame = raw.loc[:, COLUMNS].copy()
+    frame = raw.loc[:, CANDLE_COLUMNS].copy()
     rejected: list[Rejected] = []
 
     bad_ts = frame["ts"].isna()

@@ -13,10 +13,10 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import InputError
-from forecaster.ingest.clean import COLUMNS, clean_candles
+from forecaster.ingest.clean import clean_candles
 from forecaster.ingest.service import IngestSummary, save_batch
-from forecaster.ingest.store import SeriesKey
-from forecaster.ingest.timeframes import is_aligned, timeframe_ms
+from forecaster.series import CANDLE_COLUMNS, SeriesKey
+from forecaster.timeframes import is_aligned, timeframe_ms
 
 TIME_COLUMNS = ("timestamp", "date", "datetime", "time", "open_time", "ts")
 
@@ -31,12 +31,12 @@ def read_candle_csv(path: Path) -> pd.DataFrame:
         raise InputError(f"{path}: not a readable CSV ({exc})") from None
     raw.columns = [str(column).strip().lower() for column in raw.columns]
     time_column = next((name for name in TIME_COLUMNS if name in raw.columns), None)
-    missing = [name for name in COLUMNS[1:] if name not in raw.columns]
+    missing = [name for name in CANDLE_COLUMNS[1:] if name not in raw.columns]
     if time_column is None or missing:
         needed = missing + ([] if time_column else ["timestamp (or date)"])
         raise InputError(f"{path}: missing column(s) {', '.join(needed)}; found {', '.join(raw.columns)}")
     frame = pd.DataFrame({"ts": _parse_times(raw[time_column], path)})
-    for column in COLUMNS[1:]:
+    for column in CANDLE_COLUMNS[1:]:
         values = pd.to_numeric(raw[column], errors="coerce")
         bad = values.isna() & raw[column].notna()
         if bad.any():

@@ -23,8 +23,9 @@ from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.clean import CleanCandles, Gap, Rejected, clean_candles, find_gaps, rows_to_frame
 from forecaster.ingest.fetch import PageProgress, fetch_candles
-from forecaster.ingest.store import SeriesKey, StoredRange, last_before, load_candles, store_candles, stored_range
-from forecaster.ingest.timeframes import timeframe_ms, to_timedelta
+from forecaster.ingest.store import StoredRange, last_before, load_candles, store_candles, stored_range
+from forecaster.series import SeriesKey
+from forecaster.timeframes import timeframe_ms, to_timedelta
 
 # Stored periods an incremental ingest looks back over for candles to ask for again.
 REPAIR_CANDLES = 7

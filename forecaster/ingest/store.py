@@ -7,33 +7,16 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forecaster.dates import as_utc
-from forecaster.db.models import Candle, Forecast, ModelVersion
+from forecaster.db.models import Candle
 from forecaster.db.upsert import upsert
-from forecaster.ingest.clean import COLUMNS, PRICES
+from forecaster.series import CANDLE_COLUMNS, PRICES, SeriesKey, of_series
 
 KEY = ("exchange", "symbol", "timeframe", "ts")
 VALUES = [*PRICES, "volume"]
-
-
-@dataclass(frozen=True)
-class SeriesKey:
-    """One stored candle series."""
-
-    exchange: str
-    symbol: str
-    timeframe: str = "1d"
-
-    def __str__(self) -> str:
-        return f"{self.exchange} {self.symbol} {self.timeframe}"
-
-
-def of_series(entity: type[Candle | Forecast | ModelVersion], key: SeriesKey) -> ColumnElement[bool]:
-    """The condition that selects the rows of ``entity`` (candles, forecasts, model versions) of one series."""
-    return and_(entity.exchange == key.exchange, entity.symbol == key.symbol, entity.timeframe == key.timeframe)
 
 
 @dataclass(frozen=True)
@@ -52,7 +35,7 @@ def store_candles(session: Session, key: SeriesKey, frame: pd.DataFrame) -> Upse
     changed = np.zeros(len(merged), dtype=bool)
     for column in VALUES:
         changed |= ~np.isclose(merged[column], merged[f"{column}_stored"], rtol=1e-12, atol=0.0)
-    write = merged.loc[is_new | changed, COLUMNS]
+    write = merged.loc[is_new | changed, CANDLE_COLUMNS]
     now = datetime.now(UTC)
     rows = [
         {
@@ -81,7 +64,7 @@ def load_candles(
     if end is not None:
         query = query.where(Candle.ts <= end)
     rows = session.execute(query.order_by(Candle.ts)).all()
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=CANDLE_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame.astype(dict.fromkeys(VALUES, "float64"))
 

@@ -6,7 +6,6 @@ UTC open time, daily), ``open, high, low, close, volume``, sorted ascending.
 
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
-from forecaster.model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from forecaster.model.config import KNOWN_FEATURES, ModelConfig, TrainConfig
 from forecaster.model.policy import choose_mode, parent_val_loss
 from forecaster.model.predict import forecast
@@ -14,7 +13,6 @@ from forecaster.model.train import seed_everything, train
 
 __all__ = [
     "KNOWN_FEATURES",
-    "CheckpointError",
     "ModelConfig",
     "TrainConfig",
     "TrainedModel",
@@ -22,9 +20,7 @@ __all__ = [
     "baseline_names",
     "choose_mode",
     "forecast",
-    "load_checkpoint",
     "parent_val_loss",
-    "save_checkpoint",
     "seed_everything",
     "train",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from forecaster.model.artifact import Mode, TrainedModel, mse_loss
+from forecaster.model.artifact import Mode, TrainedModel
 from forecaster.model.config import TrainConfig
 from forecaster.model.data import CandleDataModule
 from forecaster.model.features import ONE_DAY, check_as_of
+from forecaster.model.losses import mse_loss
 
 
 def choose_mode(

@@ -23,22 +23,16 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
 
-from forecaster.model.artifact import (
-    Mode,
-    TrainedModel,
-    mse_loss,
-    outputs_to_prices,
-    predict_scaled,
-    scaled_mse,
-    shrink_factors,
-)
+from forecaster.model.artifact import Mode, TrainedModel, outputs_to_prices, predict_scaled
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.data import CandleDataModule, Windows
 from forecaster.model.features import check_as_of
 from forecaster.model.intervals import conformal_quantiles
+from forecaster.model.losses import mse_loss, scaled_mse
 from forecaster.model.module import EpochTracker, ForecastModule
 from forecaster.model.network import BiLSTMGRU
 from forecaster.model.scaling import Scaler
+from forecaster.model.shrink import shrink_factors
 
 _TINY_PRICE = 1e-12
 _LIGHTNING_NOTICES = logging.getLogger("pytorch_lightning.utilities.rank_zero")

@@ -9,9 +9,9 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from forecaster.db.models import Candle, Forecast, ForecastError
+from forecaster.db.models import Candle, Forecast, ForecastEvaluation
 from forecaster.db.upsert import insert_missing
-from forecaster.ingest.store import SeriesKey, of_series
+from forecaster.series import SeriesKey, of_series
 
 
 def score(frame: pd.DataFrame) -> pd.DataFrame:
@@ -66,8 +66,8 @@ def evaluate_matured(session: Session, key: SeriesKey | None = None) -> int:
             & (anchor.timeframe == Forecast.timeframe)
             & (anchor.ts == Forecast.as_of),
         )
-        .outerjoin(ForecastError, ForecastError.forecast_id == Forecast.id)
-        .where(ForecastError.forecast_id.is_(None))
+        .outerjoin(ForecastEvaluation, ForecastEvaluation.forecast_id == Forecast.id)
+        .where(ForecastEvaluation.forecast_id.is_(None))
     )
     if key is not None:
         query = query.where(of_series(Forecast, key))
@@ -78,5 +78,5 @@ def evaluate_matured(session: Session, key: SeriesKey | None = None) -> int:
     scores = score(frame.astype({"yhat_lower": float, "yhat_upper": float, "last_close": float}))
     now = datetime.now(UTC)
     records = [{**record, "evaluated_at": now} for record in scores.to_dict("records")]
-    insert_missing(session, ForecastError.__table__, records, ["forecast_id"])  # type: ignore[arg-type]
+    insert_missing(session, ForecastEvaluation.__table__, records, ["forecast_id"])  # type: ignore[arg-type]
     return len(records)

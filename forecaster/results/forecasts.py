@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from forecaster.dates import as_utc
 from forecaster.db.models import Forecast
 from forecaster.db.upsert import insert_missing
-from forecaster.ingest.store import SeriesKey, of_series
 from forecaster.results.gate import Gate
+from forecaster.series import SeriesKey, of_series
 
 MODEL = "bilstm_gru"
 KEY = ("model", "exchange", "symbol", "timeframe", "as_of", "horizon", "run_kind")

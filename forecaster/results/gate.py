@@ -14,19 +14,23 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
-from forecaster.db.models import Forecast, ForecastError
-from forecaster.ingest.store import SeriesKey, of_series
+from forecaster.db.models import Forecast, ForecastEvaluation
 from forecaster.model.metrics import diebold_mariano
+from forecaster.series import SeriesKey, of_series
 
 
-@dataclass(frozen=True)
-class GateConfig:
-    window_days: int = 90
-    min_pairs: int = 20
-    alpha: float = 0.10
+class GateConfig(BaseModel):
+    """How the gate judges: over the last ``window_days``, with at least ``min_pairs``, at level ``alpha``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    window_days: int = Field(default=90, ge=7)
+    min_pairs: int = Field(default=20, ge=2)
+    alpha: float = Field(default=0.10, gt=0.0, lt=1.0)
 
 
 @dataclass(frozen=True)
@@ -41,10 +45,10 @@ def naive_gate(
     session: Session, key: SeriesKey, as_of: datetime, run_kind: str, model: str, config: GateConfig
 ) -> dict[int, Gate]:
     """The gate per horizon, from scored forecasts with targets in ``(as_of - window, as_of]``."""
-    naive, naive_error = aliased(Forecast), aliased(ForecastError)
+    naive, naive_error = aliased(Forecast), aliased(ForecastEvaluation)
     query = (
-        select(Forecast.horizon, ForecastError.abs_error, naive_error.abs_error)
-        .join(ForecastError, ForecastError.forecast_id == Forecast.id)
+        select(Forecast.horizon, ForecastEvaluation.abs_error, naive_error.abs_error)
+        .join(ForecastEvaluation, ForecastEvaluation.forecast_id == Forecast.id)
         .join(
             naive,
             (naive.model == "naive")

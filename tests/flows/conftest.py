@@ -9,13 +9,14 @@ import pytest
 
 from flows.params import DailyParams, Pair
 from forecaster.exchange.loopback import LoopbackExchange
-from forecaster.jobs import JobConfig
 from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.pipeline.config import JobConfig
+from forecaster.results.gate import GateConfig
 
 TINY_JOB = JobConfig(
     model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
     train=TrainConfig(window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=64, accelerator="cpu"),
-    gate_min_pairs=5,
+    gate=GateConfig(min_pairs=5),
 )
 
 

@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 
 from flows.daily import daily
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.models import Candle, Forecast, ForecastError, IngestRun, ModelVersion, Run
+from forecaster.db.models import Candle, Forecast, ForecastEvaluation, IngestRun, ModelVersion, Run
 from tests.flows.conftest import LAST_DAY, clock_after, params
 
-TABLES = (Candle, ModelVersion, Forecast, ForecastError, Run)
+TABLES = (Candle, ModelVersion, Forecast, ForecastEvaluation, Run)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -44,7 +44,7 @@ def test_daily_fills_everything_then_scores_matured_forecasts(flow_env, exchange
     engine = make_engine(flow_env)
     with session_factory(engine)() as session:
         scored = session.execute(
-            select(Forecast.model, Forecast.horizon).join(ForecastError).where(Forecast.symbol == "BTC/USDT")
+            select(Forecast.model, Forecast.horizon).join(ForecastEvaluation).where(Forecast.symbol == "BTC/USDT")
         ).all()
         versions = session.scalars(select(ModelVersion.mode).where(ModelVersion.symbol == "BTC/USDT")).all()
     engine.dispose()

@@ -19,10 +19,11 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle, Forecast, ModelVersion, Run
 from forecaster.errors import InputError
 from forecaster.ingest.csv_import import import_csv
-from forecaster.ingest.store import SeriesKey, load_candles, store_candles
-from forecaster.jobs import train_step
-from forecaster.model.checkpoint import CheckpointError
-from forecaster.registry import load_version
+from forecaster.ingest.store import load_candles, store_candles
+from forecaster.pipeline.train import train_step
+from forecaster.registry.checkpoint import CheckpointError
+from forecaster.registry.versions import load_version
+from forecaster.series import SeriesKey
 from tests.flows.conftest import TINY_JOB, window
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")

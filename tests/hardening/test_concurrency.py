@@ -121,8 +121,9 @@ import json, sys, time
 from datetime import datetime
 from pathlib import Path
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig, train_step
+from forecaster.series import SeriesKey
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.train import train_step
 
 url, key, as_of, job, data, ready, name = sys.argv[1:]
 sessions = session_factory(make_engine(url))

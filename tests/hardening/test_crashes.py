@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import func, select
 
 from forecaster.db.models import Forecast, ModelVersion
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import forecast_step, train_step
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
+from forecaster.series import SeriesKey
 from tests.flows.conftest import TINY_JOB
 from tests.test_jobs import KEY, store
 
@@ -58,8 +59,10 @@ elif where == "insert":  # the first INSERT INTO <what> ran inside its transacti
 from datetime import datetime
 from pathlib import Path
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.ingest.store import SeriesKey
-from forecaster.jobs import JobConfig, forecast_step, train_step
+from forecaster.series import SeriesKey
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
 
 step, url, key, as_of, job, data = sys.argv[1:]
 sessions = session_factory(make_engine(url))

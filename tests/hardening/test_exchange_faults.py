@@ -24,7 +24,7 @@ from forecaster.db.models import Candle, Forecast, IngestRun
 from forecaster.exchange.client import PAGE_LIMIT_OVERRIDES, make_exchange
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.retry import RetryPolicy, call_exchange, retry_after_s
-from forecaster.ingest.clean import COLUMNS
+from forecaster.series import CANDLE_COLUMNS
 from tests.flows.conftest import LAST_DAY, clock_after, params, window
 
 Arm = Callable[[LoopbackExchange], None]
@@ -71,7 +71,7 @@ def stored_candles(url: str) -> pd.DataFrame:
             select(Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume).order_by(Candle.ts)
         ).all()
     engine.dispose()
-    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame = pd.DataFrame(rows, columns=CANDLE_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
     return frame
 
@@ -81,11 +81,11 @@ def assert_only_valid_candles(url: str, source: pd.DataFrame, clock: pd.Timestam
     stored = stored_candles(url)
     assert not stored["ts"].duplicated().any()
     assert (stored["ts"] + pd.Timedelta(days=1) <= clock).all(), "a still-open candle was stored"
-    values = stored[COLUMNS[1:]].to_numpy(dtype=float)
+    values = stored[CANDLE_COLUMNS[1:]].to_numpy(dtype=float)
     assert np.isfinite(values).all() and (values[:, :4] > 0).all() and (values[:, 4] >= 0).all()
     merged = stored.merge(source, on="ts", how="left", suffixes=("", "_source"), indicator=True)
     assert (merged["_merge"] == "both").all(), "a stored candle has no source row"
-    for column in COLUMNS[1:]:
+    for column in CANDLE_COLUMNS[1:]:
         assert (merged[column] == merged[f"{column}_source"]).all(), f"{column} differs from the source"
     return stored
 

@@ -21,10 +21,11 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import IngestRun, ModelVersion, Run
 from forecaster.exchange.client import make_exchange
 from forecaster.exchange.loopback import LoopbackExchange
-from forecaster.ingest.store import SeriesKey, store_candles
-from forecaster.jobs import train_step
-from forecaster.model.checkpoint import CheckpointError
-from forecaster.registry import load_version
+from forecaster.ingest.store import store_candles
+from forecaster.pipeline.train import train_step
+from forecaster.registry.checkpoint import CheckpointError
+from forecaster.registry.versions import load_version
+from forecaster.series import SeriesKey
 from tests.flows.conftest import LAST_DAY, TINY_JOB, clock_after, params, window
 
 ROOT = Path(__file__).resolve().parents[2]

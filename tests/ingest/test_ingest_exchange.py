@@ -12,7 +12,8 @@ from forecaster.exchange.client import make_exchange
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.service import ingest_from_exchange
-from forecaster.ingest.store import SeriesKey, load_candles
+from forecaster.ingest.store import load_candles
+from forecaster.series import SeriesKey
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_delay_s=0.01, max_delay_s=0.05)
 KEY = SeriesKey("binance", "BTC/USDT", "1d")

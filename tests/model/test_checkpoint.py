@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from forecaster.model import CheckpointError, TrainedModel, forecast, load_checkpoint, save_checkpoint
+from forecaster.model import TrainedModel, forecast
+from forecaster.registry.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 
 def test_round_trip_gives_identical_predictions(

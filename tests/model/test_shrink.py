@@ -10,17 +10,9 @@ import pandas as pd
 import pydantic
 import pytest
 
-from forecaster.model import (
-    ModelConfig,
-    TrainConfig,
-    TrainedModel,
-    forecast,
-    load_checkpoint,
-    save_checkpoint,
-    seed_everything,
-    train,
-)
-from forecaster.model.artifact import shrink_factors
+from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
+from forecaster.model.shrink import shrink_factors
+from forecaster.registry.checkpoint import load_checkpoint, save_checkpoint
 
 from .conftest import TINY_MODEL, TINY_TRAIN
 

@@ -23,10 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import ModelVersion
 from forecaster.errors import InputError
-from forecaster.ingest.store import SeriesKey, load_candles, of_series
-from forecaster.jobs import JobConfig, evaluate_step, forecast_step, train_step
-from forecaster.report import accuracy_table, plot_forecasts, plot_rolling_mae, scored_forecasts
+from forecaster.ingest.store import load_candles
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.evaluate import evaluate_step
+from forecaster.pipeline.forecast import forecast_step
+from forecaster.pipeline.train import train_step
+from forecaster.report.accuracy import accuracy_table, scored_forecasts
+from forecaster.report.plots import plot_forecasts, plot_rolling_mae
 from forecaster.results.forecasts import forecast_days
+from forecaster.series import SeriesKey, of_series
 
 RUN_KIND = "backtest"
 

@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import ModelVersion
-from forecaster.ingest.store import SeriesKey, of_series
 from forecaster.model.artifact import TrainedModel
-from forecaster.model.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
+from forecaster.registry.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
+from forecaster.series import SeriesKey, of_series
 
 
 def checkpoint_path(root: Path, key: SeriesKey, model: TrainedModel) -> Path:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import redact_url
 from forecaster.db.models import Run
-from forecaster.manifest import build_manifest
+from forecaster.registry.manifest import build_manifest
 
 SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key")
 

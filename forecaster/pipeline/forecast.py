@@ -1,0 +1,97 @@
+"""The forecast step: the model's forecast set of one as-of day next to every baseline's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy.orm import Session, sessionmaker
+
+from forecaster.errors import InputError
+from forecaster.model.baselines import baseline_forecast, baseline_names
+from forecaster.model.predict import forecast
+from forecaster.pipeline.config import JobConfig
+from forecaster.pipeline.inputs import TORCH_TURN, read_history
+from forecaster.registry.checkpoint import CheckpointError
+from forecaster.registry.versions import latest_version, load_version
+from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
+from forecaster.results.gate import naive_gate
+from forecaster.series import SeriesKey
+
+
+@dataclass
+class ForecastOutcome:
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def line(self, key: SeriesKey, as_of: datetime) -> str:
+        parts = [f"{key} as of {as_of:%Y-%m-%d}: wrote {', '.join(self.written) or 'nothing'}"]
+        if self.skipped:
+            parts.append(f"already there: {', '.join(self.skipped)}")
+        return "; ".join(parts + self.problems)
+
+
+def forecast_step(
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    as_of: datetime,
+    config: JobConfig,
+    *,
+    run_id: int | None = None,
+) -> ForecastOutcome:
+    """Write the forecast set of ``as_of``: the model (when a version is trained) and every baseline.
+
+    All rows go in one transaction; models already forecast for this day are left as they are.
+    """
+    outcome = ForecastOutcome()
+    with sessions() as session:
+        done = models_with_forecasts(session, key, as_of, config.run_kind)
+        version = latest_version(session, key, config.run_kind, as_of)
+    wanted = [MODEL, *baseline_names()]
+    outcome.skipped = [name for name in wanted if name in done]
+    if len(outcome.skipped) == len(wanted):
+        return outcome
+    candles = read_history(sessions, key, as_of, config.history_days)
+    if candles.empty or candles["ts"].iloc[-1] != pd.Timestamp(as_of):
+        raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
+    frames: dict[str, pd.DataFrame] = {}
+    for name in baseline_names():
+        if name not in done:
+            frames[name] = baseline_forecast(
+                name,
+                candles,
+                pd.Timestamp(as_of),
+                horizon=config.model.horizon,
+                interval_level=config.model.interval_level,
+                window_days=config.train.window_days,
+            )
+    if MODEL not in done:
+        if version is None:
+            outcome.problems.append("no trained model yet: baselines only")
+        else:
+            try:
+                with TORCH_TURN:
+                    frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
+                if frames[MODEL].attrs.get("bridged"):
+                    bridged = ", ".join(frames[MODEL].attrs["bridged"])
+                    outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
+            except (ValueError, CheckpointError) as exc:
+                outcome.problems.append(f"model skipped: {exc}")
+    with sessions.begin() as session:
+        gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
+        for name, frame in frames.items():
+            rows = forecast_rows(
+                frame,
+                model=name,
+                key=key,
+                as_of=as_of,
+                run_id=run_id,
+                run_kind=config.run_kind,
+                model_version_id=version.id if name == MODEL and version is not None else None,
+                gates=gates if name == MODEL else None,
+            )
+            write_forecasts(session, rows)
+    outcome.written = list(frames)
+    return outcome
