@@ -92,6 +92,7 @@ def main() -> None:
     from forecaster.exchange.loopback import LoopbackExchange
     from forecaster.model.config import ModelConfig, TrainConfig
     from forecaster.pipeline.config import JobConfig
+    from tests.support.faults import Faults
 
     sources = {symbol: read(name) for symbol, name in SYMBOLS.items()}
     job = JobConfig(
@@ -114,7 +115,7 @@ def main() -> None:
     with (
         prefect_test_harness(server_startup_timeout=120),
         disable_run_logger(),
-        LoopbackExchange(served, now=first_clock) as server,
+        LoopbackExchange(served, now=first_clock, faults=Faults()) as server,
     ):
         for number, day in enumerate(days, start=1):
             server.faults.clear()
