@@ -85,13 +85,14 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from flows.daily import daily
-    from flows.params import DailyParams, Pair
+    from flows.params import DailyParams
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
     from forecaster.db.models import Candle, Forecast, ModelVersion, Run
     from forecaster.exchange.loopback import LoopbackExchange
     from forecaster.model.config import ModelConfig, TrainConfig
     from forecaster.pipeline.config import JobConfig
+    from forecaster.series import SeriesKey
     from tests.support.faults import Faults
 
     sources = {symbol: read(name) for symbol, name in SYMBOLS.items()}
@@ -99,7 +100,7 @@ def main() -> None:
         model=ModelConfig(lookback=20, horizon=3, lstm_hidden=16, gru_hidden=8),
         train=TrainConfig(window_days=240, val_days=30, max_epochs=3, finetune_epochs=1, accelerator="cpu"),
     )
-    pairs = [Pair(exchange="binance", symbol=symbol) for symbol in SYMBOLS]
+    pairs = [SeriesKey("binance", symbol) for symbol in SYMBOLS]
     engine = make_engine(url)
     upgrade(engine)
     sessions = session_factory(engine)
