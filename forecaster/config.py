@@ -94,6 +94,16 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
 
+    def relative_paths(self) -> list[str]:
+        """The settings that name a path relative to the working directory (a SQLite file, the data directory)."""
+        found = []
+        url = make_url(self.database_url.get_secret_value())
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
+            found.append(f"FORECASTER_DATABASE_URL ({self.safe_database_url})")
+        if not self.data_dir.is_absolute():
+            found.append(f"FORECASTER_DATA_DIR ({self.data_dir})")
+        return found
+
     @property
     def safe_database_url(self) -> str:
         """The database URL with its password masked, fit for logs, errors and summaries."""

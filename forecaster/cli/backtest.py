@@ -7,7 +7,15 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.errors import InputError
 from forecaster.pipeline.backtest import (
@@ -18,7 +26,6 @@ from forecaster.pipeline.backtest import (
     run_backtest,
     write_backtest_files,
 )
-from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.runs import finish_run, start_run
 from forecaster.series import SeriesKey
 
@@ -35,6 +42,7 @@ def backtest_command(
     retrain_every: Annotated[int, typer.Option(min=1, max=365, help="Days between full retrains.")] = 7,
     horizon: Annotated[int, typer.Option(min=1, max=60, help="Days ahead to forecast.")] = 7,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
@@ -42,7 +50,7 @@ def backtest_command(
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
     key = SeriesKey(exchange, symbol, timeframe)
-    job = backtest_config(JobConfig(), retrain_every=retrain_every, horizon=horizon)
+    job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing

@@ -8,11 +8,18 @@ from typing import Annotated, cast
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.ingest.store import stored_range
-from forecaster.model.config import TrainConfig
-from forecaster.pipeline.config import JobConfig, TrainMode
+from forecaster.pipeline.config import TrainMode
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
@@ -36,6 +43,7 @@ def train_command(
     mode: Annotated[str, typer.Option(help="full, finetune, or auto (weekly full, fine-tune otherwise).")] = "auto",
     as_of: AsOfOption = None,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
@@ -45,7 +53,7 @@ def train_command(
     sessions = open_database(config)
     key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, as_of)
-    job = JobConfig(train=TrainConfig(progress_bar=True))
+    job = job_config(job_file, progress_bar=True)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
     typer.echo(outcome.line(key))
 
@@ -55,13 +63,14 @@ def forecast_command(
     symbol: SymbolOption,
     as_of: AsOfOption = None,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
     sessions = open_database(settings(database_url))
     key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, as_of)
-    typer.echo(forecast_step(sessions, key, day, JobConfig()).line(key, day))
+    typer.echo(forecast_step(sessions, key, day, job_config(job_file)).line(key, day))
 
 
 def evaluate_command(

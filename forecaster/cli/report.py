@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    open_database,
+    settings,
+)
 from forecaster.dates import utc_now
 from forecaster.report.accuracy import newest_scored
 from forecaster.report.markdown import accuracy_markdown
@@ -34,6 +42,7 @@ def report_command(
     run_kind: Annotated[
         Literal["live", "backtest"], typer.Option("--run-kind", help="Daily forecasts or backtest ones.")
     ] = "live",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
@@ -46,7 +55,8 @@ def report_command(
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)
         as_of = newest_scored(session, key, run_kind) or utc_now()
-        summary = accuracy_markdown(session, [key], as_of, run_kind=run_kind)
+        min_n = job_config(job_file).gate.min_pairs
+        summary = accuracy_markdown(session, [key], as_of, run_kind=run_kind, min_n=min_n)
     typer.echo(str(path))
     typer.echo("")
     typer.echo(summary.rstrip("\n"))
