@@ -85,7 +85,6 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from flows.daily import daily
-    from flows.params import DailyParams
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
     from forecaster.db.models import Candle, Forecast, ModelVersion, Run
@@ -124,7 +123,7 @@ def main() -> None:
             fault = rng.choice(FAULTS[1:]) if rng.random() < args.fault_rate else "none"
             arm(server, fault, rng, day)
             faults[fault] += 1
-            state = daily(DailyParams(pairs=pairs, job=job), api_url=server.url, return_state=True)
+            state = daily(pairs=pairs, job=job, api_url=server.url, return_state=True)
             outcomes["completed" if state.is_completed() else "failed"] += 1
             if number % 10 == 0 or number == len(days):
                 spent = time.perf_counter() - began
@@ -132,7 +131,7 @@ def main() -> None:
         # The next day's run, fault-free, at the last day's clock: what a refused candle of the last day
         # needs to heal (an incremental run asks again for the recent missing ones).
         server.faults.clear()
-        final = daily(DailyParams(pairs=pairs, job=job), api_url=server.url, return_state=True)
+        final = daily(pairs=pairs, job=job, api_url=server.url, return_state=True)
         outcomes["final clean run " + ("completed" if final.is_completed() else "failed")] += 1
     wall = time.perf_counter() - began
 

@@ -6,7 +6,7 @@ from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.client.schemas.objects import TaskRun
 from prefect.concurrency.sync import concurrency
 from prefect.states import State
@@ -60,6 +60,17 @@ def start_run_task(kind: str, parameters: dict[str, Any], as_of: datetime | None
     return start_run(sessions(), kind, parameters=parameters, as_of=as_of, flow_run_id=flow_run_id)
 
 
+@task(name="reap runs")
+def reap_runs_task() -> list[int]:
+    """Runs a killed process left ``running`` are marked ``crashed``."""
+    from flows.runs import reap_crashed_runs
+
+    crashed = reap_crashed_runs()
+    if crashed:
+        get_run_logger().warning("runs %s were left running by a process that died: marked crashed", crashed)
+    return crashed
+
+
 @task(name="finish run", **IO_RETRIES)  # idempotent: a dropped connection must not leave the run "running"
 def finish_run_task(run_id: int, status: str, summary: str) -> None:
     finish_run(sessions(), run_id, status, summary)
@@ -73,25 +84,41 @@ def ingest_task(pair: SeriesKey, api_url: str | None, exchange_concurrency: int)
         if exchange_concurrency:
             stack.enter_context(concurrency(exchange_limit(pair.exchange), occupy=1, strict=False))
         config = settings()
-        client = make_exchange(exchange_id, api_url, config.exchange)
-        return ingest_from_exchange(client, sessions(), pair, policy=config.retry_policy)
+        client = make_exchange(exchange_id, api_url or config.exchange_api_url, config.exchange)
+        summary = ingest_from_exchange(client, sessions(), pair, policy=config.retry_policy)
+    get_run_logger().info("%s", summary.line())
+    return summary
 
 
 @task(name="evaluate", task_run_name="evaluate {pair}", **IO_RETRIES)
 def evaluate_task(pair: SeriesKey) -> int:
-    return evaluate_step(sessions(), pair)
+    scored = evaluate_step(sessions(), pair)
+    get_run_logger().info("%s: %d forecasts scored against their arrived candles", pair, scored)
+    return scored
 
 
 @task(name="plan", task_run_name="plan {pair}", **IO_RETRIES)
 def plan_task(pair: SeriesKey, as_of: datetime | None, catch_up_days: int, run_kind: str) -> list[datetime]:
-    return days_to_forecast(sessions(), pair, as_of, catch_up_days, run_kind)
+    days = days_to_forecast(sessions(), pair, as_of, catch_up_days, run_kind)
+    owed = ", ".join(f"{day:%Y-%m-%d}" for day in days) or "nothing (every forecast set is complete)"
+    get_run_logger().info("%s: owed %s", pair, owed)
+    return days
 
 
 @task(name="train", task_run_name="train {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
 def train_task(pair: SeriesKey, as_of: datetime, mode: TrainMode, job: JobConfig, run_id: int | None) -> TrainOutcome:
-    return train_step(sessions(), pair, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
+    outcome = train_step(sessions(), pair, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
+    get_run_logger().info("%s", outcome.line(pair))
+    return outcome
 
 
 @task(name="forecast", task_run_name="forecast {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
-def forecast_task(pair: SeriesKey, as_of: datetime, job: JobConfig, run_id: int | None) -> ForecastOutcome:
-    return forecast_step(sessions(), pair, as_of, job, run_id=run_id)
+def forecast_task(
+    pair: SeriesKey, as_of: datetime, job: JobConfig, run_id: int | None, trained: Any = None
+) -> ForecastOutcome:
+    """The forecast set of one day. ``trained`` is the day's training outcome, or its error when it failed:
+    then only the baselines are written, and the model stays owed to the next run."""
+    with_model = not isinstance(trained, BaseException)
+    outcome = forecast_step(sessions(), pair, as_of, job, run_id=run_id, with_model=with_model)
+    get_run_logger().info("%s", outcome.line(pair, as_of))
+    return outcome

@@ -17,7 +17,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import IngestRun
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, InputError
 from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock_ms, page_limit
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.clean import CleanCandles, Gap, Rejected, clean_candles, find_gaps, rows_to_frame
@@ -81,9 +81,9 @@ def ingest_from_exchange(
     later run when the exchange serves it right. ``policy`` says how each exchange request is retried.
     """
     step_ms = timeframe_ms(key.timeframe)
-    check_market(exchange, key.symbol, key.timeframe, policy)
     started = datetime.now(UTC)
     try:
+        check_market(exchange, key.symbol, key.timeframe, policy)
         with sessions() as session:
             start = since or resume_point(session, key)
         now_ms = exchange_clock_ms(exchange, policy)
@@ -102,7 +102,9 @@ def ingest_from_exchange(
         summary = save_batch(
             sessions, key, clean, fetched=len(rows), source="exchange", requested_since=since, started=started
         )
-    except ForecasterError as exc:
+    except InputError:
+        raise  # a symbol or timeframe the exchange does not list: bad input, nothing is written
+    except ForecasterError as exc:  # the exchange unreachable (from its market list on) or failing: on record
         record_failure(sessions, key, "exchange", since, started, exc)
         raise
     except ccxt.BaseError as exc:

@@ -8,6 +8,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.db.models import ModelVersion
 from forecaster.errors import InputError
 from forecaster.model.baselines import baseline_forecast, baseline_names
 from forecaster.model.predict import forecast
@@ -16,7 +17,7 @@ from forecaster.pipeline.inputs import TORCH_TURN, read_history
 from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.versions import latest_version, load_version
 from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
-from forecaster.results.gate import naive_gate
+from forecaster.results.gate import Gate, naive_gate
 from forecaster.series import SeriesKey
 
 
@@ -25,11 +26,14 @@ class ForecastOutcome:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gate: Gate | None = None  # the naive gate at horizon 1, when the model was forecast
 
     def line(self, key: SeriesKey, as_of: datetime) -> str:
         parts = [f"{key} as of {as_of:%Y-%m-%d}: wrote {', '.join(self.written) or 'nothing'}"]
         if self.skipped:
             parts.append(f"already there: {', '.join(self.skipped)}")
+        if self.gate is not None:
+            parts.append(f"gate at horizon 1: {self.gate.verdict()}")
         return "; ".join(parts + self.problems)
 
 
@@ -40,10 +44,13 @@ def forecast_step(
     config: JobConfig,
     *,
     run_id: int | None = None,
+    with_model: bool = True,
 ) -> ForecastOutcome:
     """Write the forecast set of ``as_of``: the model (when a version is trained) and every baseline.
 
     All rows go in one transaction; models already forecast for this day are left as they are.
+    ``with_model=False`` (the day's training failed) writes the baselines only: the day stays owed
+    for the model, which the next run forecasts.
     """
     outcome = ForecastOutcome()
     with sessions() as session:
@@ -68,17 +75,10 @@ def forecast_step(
                 window_days=config.train.window_days,
             )
     if MODEL not in done:
-        if version is None:
-            outcome.problems.append("no trained model yet: baselines only")
+        if not with_model:
+            outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
         else:
-            try:
-                with TORCH_TURN:
-                    frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
-                if frames[MODEL].attrs.get("bridged"):
-                    bridged = ", ".join(frames[MODEL].attrs["bridged"])
-                    outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
-            except (ValueError, CheckpointError) as exc:
-                outcome.problems.append(f"model skipped: {exc}")
+            _add_model(frames, outcome, version, candles, as_of)
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():
@@ -94,4 +94,27 @@ def forecast_step(
             )
             write_forecasts(session, rows)
     outcome.written = list(frames)
+    outcome.gate = gates.get(1, Gate(0, None, None, None)) if MODEL in frames else None
     return outcome
+
+
+def _add_model(
+    frames: dict[str, pd.DataFrame],
+    outcome: ForecastOutcome,
+    version: ModelVersion | None,
+    candles: pd.DataFrame,
+    as_of: datetime,
+) -> None:
+    """The model's forecast frame, when a version is trained and can forecast this day."""
+    if version is None:
+        outcome.problems.append("no trained model yet: baselines only")
+        return
+    try:
+        with TORCH_TURN:
+            frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
+    except (ValueError, CheckpointError) as exc:
+        outcome.problems.append(f"model skipped: {exc}")
+        return
+    if frames[MODEL].attrs.get("bridged"):
+        bridged = ", ".join(frames[MODEL].attrs["bridged"])
+        outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")

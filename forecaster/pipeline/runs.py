@@ -1,10 +1,13 @@
-"""The ``runs`` table: each run of the job (daily, manual, backtest), its parameters and outcome."""
+"""The ``runs`` table: each run of the job (daily, manual, backtest), its parameters and outcome.
+
+Statuses: running, completed, failed, and crashed (the process died while running; marked by a later run)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import redact_url
@@ -35,6 +38,52 @@ def start_run(
     with sessions.begin() as session:
         session.add(run)
     return run.id
+
+
+def record_failed_run(
+    sessions: sessionmaker[Session], kind: str, *, parameters: dict[str, Any], flow_run_id: str, error: str
+) -> int | None:
+    """Record a run that failed before it could record itself (e.g. its parameters were refused).
+
+    Nothing is written when the flow run is on record already (its own ``finally`` finished it);
+    returns the new run's id, or None."""
+    with sessions.begin() as session:
+        known = session.scalar(select(Run.id).where(Run.flow_run_id == flow_run_id))
+        if known is not None:
+            return None
+        now = datetime.now(UTC)
+        run = Run(
+            kind=kind,
+            flow_run_id=flow_run_id,
+            parameters=scrub(parameters),
+            manifest=build_manifest(),
+            started_at=now,
+            finished_at=now,
+            status="failed",
+            summary=error,
+        )
+        session.add(run)
+    return run.id
+
+
+def unfinished_runs(sessions: sessionmaker[Session]) -> dict[int, str]:
+    """The runs still marked ``running`` that belong to a flow run: run id -> flow run id."""
+    with sessions() as session:
+        rows = session.execute(
+            select(Run.id, Run.flow_run_id).where(Run.status == "running", Run.flow_run_id.is_not(None))
+        ).all()
+    return {row.id: str(row.flow_run_id) for row in rows}
+
+
+def mark_crashed(sessions: sessionmaker[Session], run_ids: list[int], reason: str) -> None:
+    """Close runs whose process died without finishing them (status ``crashed``)."""
+    if not run_ids:
+        return
+    with sessions.begin() as session:
+        for run in session.scalars(select(Run).where(Run.id.in_(run_ids), Run.status == "running")):
+            run.status = "crashed"
+            run.summary = reason
+            run.finished_at = datetime.now(UTC)
 
 
 def finish_run(sessions: sessionmaker[Session], run_id: int, status: str, summary: str) -> None:

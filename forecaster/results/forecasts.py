@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from forecaster.dates import as_utc
@@ -94,5 +94,24 @@ def forecast_days(session: Session, key: SeriesKey, run_kind: str, start: dateti
             Forecast.as_of >= start,
             Forecast.as_of <= end,
         )
+    )
+    return {as_utc(day) for day in session.scalars(query)}
+
+
+def complete_days(
+    session: Session, key: SeriesKey, run_kind: str, start: datetime, end: datetime, models: list[str]
+) -> set[datetime]:
+    """The as-of days in ``[start, end]`` whose forecast set is complete: every one of ``models`` is there."""
+    query = (
+        select(Forecast.as_of)
+        .where(
+            of_series(Forecast, key),
+            Forecast.run_kind == run_kind,
+            Forecast.as_of >= start,
+            Forecast.as_of <= end,
+            Forecast.model.in_(models),
+        )
+        .group_by(Forecast.as_of)
+        .having(func.count(distinct(Forecast.model)) == len(models))
     )
     return {as_utc(day) for day in session.scalars(query)}

@@ -26,7 +26,7 @@ from forecaster.series import SeriesKey, of_series
 class GateConfig(BaseModel):
     """How the gate judges: over the last ``window_days``, with at least ``min_pairs``, at level ``alpha``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     window_days: int = Field(default=90, ge=7)
     min_pairs: int = Field(default=20, ge=2)
@@ -39,6 +39,13 @@ class Gate:
     mae_ratio: float | None
     pvalue: float | None
     beats_naive: bool | None
+
+    def verdict(self) -> str:
+        """One plain phrase: ``beats naive (MAE 0.93x, p 0.04, n 85)``, or why there is no verdict."""
+        if self.beats_naive is None or self.mae_ratio is None:
+            return f"no verdict (n = {self.n} scored pairs, too few to judge)"
+        judged = "beats naive" if self.beats_naive else "does not beat naive"
+        return f"{judged} (MAE {self.mae_ratio:.3f}x naive's, p {self.pvalue:.2f}, n {self.n})"
 
 
 def naive_gate(

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from flows.params import DailyParams
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.pipeline.config import JobConfig
@@ -53,6 +52,6 @@ def exchange(btc: pd.DataFrame, eth: pd.DataFrame) -> Iterator[LoopbackExchange]
         yield server
 
 
-def params(*symbols: str, **values) -> DailyParams:
-    pairs = [SeriesKey("binance", symbol) for symbol in symbols]
-    return DailyParams(pairs=pairs, job=TINY_JOB, **values)
+def params(*symbols: str, **values) -> dict:
+    """The daily flow's parameters for these binance symbols, tiny training settings."""
+    return {"pairs": [SeriesKey("binance", symbol) for symbol in symbols], "job": TINY_JOB, **values}

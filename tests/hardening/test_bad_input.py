@@ -5,16 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from pydantic import ValidationError
+from prefect.exceptions import ParameterTypeError, SignatureMismatchError
 from sqlalchemy import func, inspect, select
 
-from flows.params import DailyParams
-from forecaster.cli.common import validation_message
+from flows.daily import daily
+from flows.params import check_day
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle, Forecast, ModelVersion, Run
 from forecaster.errors import InputError
@@ -61,7 +62,7 @@ BACKTEST = ["backtest", "-e", "binance", "-s", "BTC/USDT"]
         (["run", "--symbols", " , "], "give at least one symbol"),
         (["run", "--symbols", "BTC/USDT,BTCUSDT"], "bad symbol 'BTCUSDT'"),
         (["run", "--exchange", "nosuchex"], "unknown exchange 'nosuchex'"),
-        (["run", "--mode", "sometimes"], "train_mode: Input should be 'full', 'finetune' or 'auto'"),
+        (["run", "--mode", "sometimes"], "use full, finetune or auto"),
         (["run", "--timeframe", "1M"], "unsupported timeframe '1M'"),
         ([*BACKTEST, "--start", "2024-06-30", "--end", "2024-06-01"], "--start 2024-06-30 is after --end 2024-06-01"),
         ([*BACKTEST, "--start", "2024-06-01", "--end", "2999-01-01"], "bad --end '2999-01-01': it lies in the future"),
@@ -82,26 +83,39 @@ def test_bad_option_is_one_line_nonzero_and_writes_nothing(args, message, tmp_pa
     assert rows(url, Candle) == 0 and rows(url, Run) == 0 and rows(url, Forecast) == 0
 
 
+GOOD_PAIRS = [{"exchange": "binance", "symbol": "BTC/USDT"}]
+
+
 @pytest.mark.parametrize(
     ("values", "where", "message"),
     [
         ({"pairs": []}, "pairs", "at least 1 item"),
         ({"pairs": [{"exchange": "binance", "symbol": "BTCUSDT"}]}, "pairs.0.symbol", "bad symbol 'BTCUSDT'"),
         ({"pairs": [{"exchange": "nosuchex", "symbol": "BTC/USDT"}]}, "pairs.0.exchange", "unknown exchange"),
-        ({"as_of": "2999-01-01"}, "as_of", "2999-01-01 lies in the future"),
         ({"catch_up_days": -1}, "catch_up_days", "greater than or equal to 0"),
         ({"job": {"train": {"window_days": 100}}}, "job", "window_days=100 is shorter than the model needs"),
         ({"job": {"model": {"horizon": 0}}}, "job.model.horizon", "greater than or equal to 1"),
         ({"job": {"model": {"horizon": 10_000}}}, "job.model.horizon", "less than or equal to"),
         ({"job": {"model": {"features": ["log_return", "rsi"]}}}, "job.model.features", "unknown feature(s) ['rsi']"),
+        ({"job": {"modle": {"horizon": 3}}}, "job.modle", "Extra inputs are not permitted"),
+        ({"job": {"gate": {"min_pair": 3}}}, "job.gate.min_pair", "Extra inputs are not permitted"),
     ],
 )
 def test_bad_flow_parameters_are_refused_in_one_line(values, where, message):
-    with pytest.raises(ValidationError) as caught:
-        DailyParams.model_validate(values)
-    line = validation_message(caught.value)
-    assert "\n" not in line and message in line, line
-    assert line.startswith(f"{where}: "), line
+    with pytest.raises(ParameterTypeError) as caught:
+        daily.validate_parameters({"pairs": GOOD_PAIRS, **values})
+    (problem,) = str(caught.value).splitlines()[1:]
+    assert problem.startswith(f" - {where}: ") and message in problem, problem
+
+
+def test_an_unknown_flow_parameter_is_refused():
+    with pytest.raises(SignatureMismatchError, match="pair"):
+        daily.validate_parameters({"pairs": GOOD_PAIRS, "pair": GOOD_PAIRS})
+
+
+def test_a_day_in_the_future_is_refused():
+    with pytest.raises(InputError, match="as_of 2999-01-01 lies in the future"):
+        check_day(date(2999, 1, 1), "as_of")
 
 
 MIXED = (

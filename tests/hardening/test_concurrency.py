@@ -55,7 +55,7 @@ def run_daily(url: str, data_dir: Path, api_url: str, runs: int) -> list[Any]:
 
     def one(index: int) -> None:
         start.wait()
-        states[index] = daily(params(*SYMBOLS), api_url=api_url, return_state=True)
+        states[index] = daily(**params(*SYMBOLS), api_url=api_url, return_state=True)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORECASTER_DATABASE_URL", url)

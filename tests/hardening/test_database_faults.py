@@ -180,7 +180,7 @@ def test_unreachable_database_fails_the_flow_at_its_first_task(dialect, loopback
     monkeypatch.setenv("FORECASTER_DATABASE_URL", UNREACHABLE[dialect](tmp_path))
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
-    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=loopback.url, return_state=True)
     assert state.is_failed()
     assert "DatabaseUnavailable: cannot reach the database" in str(state.message)
     assert "secret" not in str(state.message)
@@ -217,7 +217,7 @@ def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopbac
     monkeypatch.setenv("FORECASTER_DATABASE_URL", empty_url)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
-    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=loopback.url, return_state=True)
     assert state.is_failed()
     assert "SchemaOutdated" in str(state.message) and "run `forecaster db upgrade`" in str(state.message)
     assert len(loopback.requests) == before
@@ -309,7 +309,7 @@ def run_daily(url: str, data_dir: Path, api_url: str) -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORECASTER_DATABASE_URL", url)
         patch.setenv("FORECASTER_DATA_DIR", str(data_dir))
-        return daily(params("BTC/USDT"), api_url=api_url, return_state=True)
+        return daily(**params("BTC/USDT"), api_url=api_url, return_state=True)
 
 
 @pytest.fixture(scope="module")

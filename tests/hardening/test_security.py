@@ -120,7 +120,7 @@ def test_successful_flow_run_stores_no_secret(own_prefect_server, database_url, 
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_KEY", API_KEY)
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_SECRET", API_SECRET)
     with LoopbackExchange({"BTC/USDT": window(btc)}, now=clock_after(LAST_DAY)) as server:
-        state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+        state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_completed(), state.message
     engine = make_engine(database_url)
     with session_factory(engine)() as session:
