@@ -16,7 +16,14 @@ from flows.params import Pair
 from flows.resources import sessions, settings
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
-from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.pipeline.backtest import (
+    backtest_config,
+    backtest_report,
+    backtest_scope,
+    run_backtest,
+    shown_columns,
+    write_backtest_files,
+)
 from forecaster.pipeline.config import JobConfig
 from forecaster.report.markdown import markdown_table
 
@@ -63,8 +70,9 @@ def backtest_report_task(pair: Pair, params: BacktestParams) -> str:
     with sessions()() as session:
         table = backtest_report(session, pair.key, start, end)
         files = write_backtest_files(session, pair.key, start, end, table, settings().reports_dir)
-    shown = table.drop(columns=["exchange", "symbol", "timeframe"])
-    markdown = f"# Backtest {pair} {params.start}..{params.end}\n\n" + markdown_table(shown)
+    shown = shown_columns(table)
+    scope = backtest_scope(table, start, end)
+    markdown = f"# Backtest {pair} {params.start}..{params.end}\n\n{scope}\n\n" + markdown_table(shown)
     slug = "".join(char if char.isalnum() else "-" for char in f"backtest-{pair}".lower())
     create_markdown_artifact(markdown, key=slug, description=f"Backtest report, {pair}")
     for path in [files.forecast_plot, files.rolling_plot, files.csv]:
@@ -76,7 +84,7 @@ def backtest_report_task(pair: Pair, params: BacktestParams) -> str:
 @flow(name="backtest", log_prints=True)
 def backtest(params: BacktestParams) -> State[dict[str, Any]]:
     """Replay the daily job over ``params.start..params.end`` for every pair, then report."""
-    run_id = start_run_task("backtest", params.model_dump(mode="json"), None, flow_run.get_id())
+    run_id = start_run_task("backtest", params.model_dump(mode="json"), day_start(params.end), flow_run.get_id())
     runs = {pair: backtest_task.submit(pair, params, run_id) for pair in params.pairs}
     reports = {pair: backtest_report_task.submit(pair, params, wait_for=[runs[pair]]) for pair in params.pairs}
     wait(list(reports.values()))

@@ -46,7 +46,7 @@ def run_command(
         DailyParams,
         pairs=pairs_of(exchange, split_symbols(symbols), timeframe),
         as_of=day,
-        kind="manual",
+        trigger="cli",
         train_mode=mode,
     )
     flow = (

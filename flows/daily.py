@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow, get_client, get_run_logger
+from prefect.client.schemas.objects import FlowRun
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
@@ -51,7 +53,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
     params = params or DailyParams()
     logger = get_run_logger()
     as_of = day_start(params.as_of) if params.as_of else None
-    run_id = start_run_task(params.kind, params.model_dump(mode="json"), as_of, flow_run.get_id())
+    run_id = start_run_task(run_trigger(params.trigger), params.model_dump(mode="json"), as_of, flow_run.get_id())
     slots = Settings().exchange_concurrency if params.exchange_concurrency is None else params.exchange_concurrency
     if slots:
         _ensure_exchange_limits(params, slots)
@@ -62,7 +64,9 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
             demo_url = stack.enter_context(demo_exchange()).url
         results = [SeriesResult(pair) for pair in params.pairs]
         ingested = {
-            result.pair: ingest_task.submit(result.pair, demo_url if result.pair.exchange == DEMO else api_url, slots)
+            result.pair: ingest_task.submit(
+                result.pair, demo_url if result.pair.exchange == DEMO else api_url, slots, run_id
+            )
             for result in results
         }
         plans = {}
@@ -79,16 +83,32 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
             _collect(result, ingested[result.pair], chains[result.pair])
 
     failed = [result for result in results if result.error]
-    publish_task(run_id, [result.pair for result in results], as_of)
+    publish_task(run_id, [result.pair for result in results])
     summary = "\n".join(_describe(result) for result in results)
     status = "failed" if failed else "completed"
-    finish_run_task(run_id, status, summary)
+    finish_run_task(run_id, status, summary, params.pairs)
     logger.info("run %s %s:\n%s", run_id, status, summary)
     data = {"run_id": run_id, "series": {str(r.pair): {"days": r.days, "error": r.error} for r in results}}
     if failed:
         names = ", ".join(f"{result.pair} ({result.error})" for result in failed)
         return Failed(message=f"{len(failed)} of {len(results)} series failed: {names}", data=data)
     return Completed(message=f"{len(results)} series done", data=data)
+
+
+def run_trigger(asked: str | None) -> str:
+    """Who started this flow run (``runs.trigger``): ``asked`` when given (``forecaster run`` says cli),
+    else Prefect's word: ``trigger_of`` the flow run in context."""
+    if asked:
+        return asked
+    context = FlowRunContext.get()
+    return trigger_of(context.flow_run if context else None)
+
+
+def trigger_of(run: FlowRun | None) -> str:
+    """``scheduled`` for a flow run that its deployment's schedule created (Prefect's scheduler marks
+    those ``auto_scheduled``); ``manual`` for any other: a deployment run by hand (UI, ``prefect
+    deployment run``, the API) or the flow called directly."""
+    return "scheduled" if run is not None and run.auto_scheduled else "manual"
 
 
 def _submit_days(

@@ -66,7 +66,11 @@ class DailyParams(BaseModel):
     as_of: date | None = Field(default=None, description="Forecast as of this day's candle; default: the newest.")
     train_mode: Literal["full", "finetune", "auto"] = "auto"
     catch_up_days: int = Field(default=7, ge=0, le=366, description="Missed days to fill in, at most.")
-    kind: Literal["daily", "manual"] = "daily"
+    trigger: Literal["scheduled", "manual", "cli"] | None = Field(
+        default=None,
+        description="Who started the run (runs.trigger); default: from Prefect, scheduled for a run its "
+        "deployment's schedule made, manual otherwise. `forecaster run` passes cli.",
+    )
     exchange_concurrency: int | None = Field(
         default=None,
         ge=0,

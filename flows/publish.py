@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
@@ -18,7 +16,7 @@ from forecaster.report.plots import plot_forecasts
 
 
 @task(name="publish")
-def publish_task(run_id: int, pairs: list[Pair], as_of: datetime | None) -> list[str]:
+def publish_task(run_id: int, pairs: list[Pair]) -> list[str]:
     """Artifacts of run ``run_id``; returns the plot files written."""
     factory = sessions()
     with factory() as session:
@@ -38,8 +36,7 @@ def publish_task(run_id: int, pairs: list[Pair], as_of: datetime | None) -> list
             .where(Forecast.run_id == run_id)
             .order_by(Forecast.symbol, Forecast.as_of, Forecast.model, Forecast.horizon)
         ).all()
-        newest = max((row.as_of for row in rows), default=None) or as_of or datetime.now().astimezone()
-        markdown = accuracy_markdown(session, [pair.key for pair in pairs], newest)
+        markdown = accuracy_markdown(session, [pair.key for pair in pairs])
     table = pd.DataFrame(
         rows,
         columns=[

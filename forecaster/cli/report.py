@@ -8,8 +8,6 @@ from typing import Annotated, Literal
 import typer
 
 from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
-from forecaster.dates import utc_now
-from forecaster.report.accuracy import newest_scored
 from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
@@ -36,7 +34,8 @@ def report_command(
     ] = "live",
     database_url: DatabaseOption = None,
 ) -> None:
-    """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
+    """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
+    (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
     timeframe_ms(timeframe)
     if "/" not in symbol:
         raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
@@ -45,8 +44,7 @@ def report_command(
     sessions = open_database(config)
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)
-        as_of = newest_scored(session, key, run_kind) or utc_now()
-        summary = accuracy_markdown(session, [key], as_of, run_kind=run_kind)
+        summary = accuracy_markdown(session, [key], run_kind=run_kind)
     typer.echo(str(path))
     typer.echo("")
     typer.echo(summary.rstrip("\n"))

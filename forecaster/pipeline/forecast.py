@@ -57,6 +57,7 @@ def forecast_step(
     if candles.empty or candles["ts"].iloc[-1] != pd.Timestamp(as_of):
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
     frames: dict[str, pd.DataFrame] = {}
+    levels = dict.fromkeys(baseline_names(), config.model.interval_level)
     for name in baseline_names():
         if name not in done:
             frames[name] = baseline_forecast(
@@ -73,7 +74,9 @@ def forecast_step(
         else:
             try:
                 with TORCH_TURN:
-                    frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
+                    trained = load_version(version)
+                    frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
+                levels[MODEL] = trained.model_config.interval_level
                 if frames[MODEL].attrs.get("bridged"):
                     bridged = ", ".join(frames[MODEL].attrs["bridged"])
                     outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
@@ -89,6 +92,7 @@ def forecast_step(
                 as_of=as_of,
                 run_id=run_id,
                 run_kind=config.run_kind,
+                interval_level=levels[name],
                 model_version_id=version.id if name == MODEL and version is not None else None,
                 gates=gates if name == MODEL else None,
             )

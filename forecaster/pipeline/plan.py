@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -44,3 +45,10 @@ def days_to_forecast(
     if as_of is not None and pd.Timestamp(as_of) not in set(stored):
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
     return days
+
+
+def newest_day(sessions: sessionmaker[Session], keys: Sequence[SeriesKey]) -> datetime | None:
+    """The as-of day a run without ``as_of`` uses: the newest stored candle of its series (None: none stored)."""
+    with sessions() as session:
+        days = [stored_range(session, key).last for key in keys]
+    return max((day for day in days if day is not None), default=None)
