@@ -137,7 +137,13 @@ def _forecast_day(
         gates = naive_gate(session, key, day, run_kind, MODEL, GATE)
         for name, forecast in frames.items():
             rows = forecast_rows(
-                forecast, model=name, key=key, as_of=day, run_id=run_id, run_kind=run_kind, interval_level=BASELINE_LEVEL
+                forecast,
+                model=name,
+                key=key,
+                as_of=day,
+                run_id=run_id,
+                run_kind=run_kind,
+                interval_level=BASELINE_LEVEL,
             )
             write_forecasts(session, rows)
         rows = forecast_rows(
@@ -159,10 +165,7 @@ def _stand_in(key: SeriesKey, frame: pd.DataFrame, naive: pd.DataFrame) -> pd.Da
     closes = frame.set_index("ts")["close"]
     actual = naive["target_ts"].map(closes).to_numpy(dtype=float)
     last = naive["yhat"].to_numpy(dtype=float)
-    if key == BTC:
-        yhat = np.where(np.isfinite(actual), (last + actual) / 2, last)
-    else:
-        yhat = last * 1.015
+    yhat = np.where(np.isfinite(actual), (last + actual) / 2, last) if key == BTC else last * 1.015
     spread = np.exp(0.03 * np.sqrt(naive["horizon"].to_numpy(dtype=float)))
     return naive.assign(yhat=yhat, yhat_lower=yhat / spread, yhat_upper=yhat * spread)
 

@@ -225,16 +225,12 @@ def test_rolling_windows_end_at_the_newest_scored_target(populated):
         rolling = rolling_accuracy(session, [BTC, ETH])
         end = populated.last_day
         s = forecast_scores.c
-        windowed = {
-            days: pd.DataFrame(
-                session.execute(
-                    accuracy_query(s.run_kind == "live", s.target_date > end - timedelta(days=days), s.target_date <= end)
-                )
-                .mappings()
-                .all()
+        windowed = {}
+        for days in (30, 90):
+            query = accuracy_query(
+                s.run_kind == "live", s.target_date > end - timedelta(days=days), s.target_date <= end
             )
-            for days in (30, 90)
-        }
+            windowed[days] = pd.DataFrame(session.execute(query).mappings().all())
     assert set(rolling["window_end"]) == {end} and set(rolling["window_days"]) == {30, 90}
     ours = rolling[(rolling["symbol"] == BTC.symbol) & (rolling["model"] == "bilstm_gru")]
     assert ours.set_index(["window_days", "horizon"]).loc[(30, 1), "n"] == 30  # one h1 target a day
