@@ -112,6 +112,12 @@ def _share(flag: ColumnElement[bool]) -> ColumnElement[float]:
     return cast(func.avg(case((flag, 1), (not_(flag), 0))), Float)
 
 
+def _nonzero(value: ColumnElement[float]) -> ColumnElement[float]:
+    """``NULLIF(value, 0)``, typed as a float: a plain division, as in the views (SQLAlchemy would cast an
+    untyped divisor to NUMERIC, and PostgreSQL's numeric division rounds)."""
+    return func.nullif(value, literal_column("0"), type_=Float)
+
+
 def _paired_sum(value: ColumnElement[float], partner: ColumnElement[float]) -> ColumnElement[float]:
     """Sum of ``value`` over the rows where ``partner`` is known."""
     return func.sum(case((partner.is_not(None), value)))
@@ -133,17 +139,15 @@ def accuracy_metrics(s: TableClause = forecast_scores) -> list[ColumnElement[Any
         func.max(c.target_date).label("last_target_date"),
         func.avg(c.abs_error).label("mae"),
         func.sqrt(func.avg(c.squared_error)).label("rmse"),
-        (literal_column("100.0") * func.avg(c.abs_error / func.nullif(func.abs(c.actual), 0))).label("mape_pct"),
-        (_paired_sum(c.abs_error, c.naive_abs_error) / func.nullif(func.sum(c.naive_abs_error), 0)).label(
-            "mae_vs_naive"
-        ),
+        (literal_column("100.0") * func.avg(c.abs_error / _nonzero(func.abs(c.actual)))).label("mape_pct"),
+        (_paired_sum(c.abs_error, c.naive_abs_error) / _nonzero(func.sum(c.naive_abs_error))).label("mae_vs_naive"),
         _share(c.direction_hit).label("direction_accuracy"),
         _share(c.inside_interval).label("coverage"),
         func.avg(c.interval_level).label("interval_level"),
         func.avg(c.interval_score).label("mean_interval_score"),
         (
             _paired_sum(c.interval_score, c.naive_interval_score)
-            / func.nullif(_paired_sum(c.naive_interval_score, c.interval_score), 0)
+            / _nonzero(_paired_sum(c.naive_interval_score, c.interval_score))
         ).label("interval_score_vs_naive"),
     ]
 

@@ -62,24 +62,32 @@ def candles_of(btc: pd.DataFrame, eth: pd.DataFrame) -> dict[SeriesKey, pd.DataF
 
 
 def populate(
-    url: str, sessions: sessionmaker[Session], candles: dict[SeriesKey, pd.DataFrame], *, run_kind: str = "live"
+    url: str,
+    sessions: sessionmaker[Session],
+    candles: dict[SeriesKey, pd.DataFrame],
+    *,
+    run_kind: str = "live",
+    days: int = DAYS,
+    stop: int = 0,
 ) -> Populated:
-    """Fill an empty, migrated database; see the module docstring."""
+    """Fill an empty, migrated database; see the module docstring. The as-of days are the ``days``
+    days ending ``stop`` days before the last candle."""
     for key, frame in candles.items():
         store_candles(sessions, key, frame)
-    days = [ts.to_pydatetime() for ts in next(iter(candles.values()))["ts"].iloc[-DAYS:]]
+    stamps = next(iter(candles.values()))["ts"]
+    as_of_days = [ts.to_pydatetime() for ts in stamps.iloc[len(stamps) - stop - days : len(stamps) - stop]]
     trigger = "backtest" if run_kind == "backtest" else "scheduled"
     job = {"job": {"model": {"interval_level": BASELINE_LEVEL}}}
     run_id = start_run(sessions, trigger, parameters=job, flow_run_id="7d0c0f5e-0000-4000-8000-000000000001")
-    versions = {key: _register(sessions, key, frame, days[0], run_id, run_kind) for key, frame in candles.items()}
-    for day in days:
+    versions = {key: _register(sessions, key, frame, as_of_days[0], run_id, run_kind) for key, frame in candles.items()}
+    for day in as_of_days:
         for key, frame in candles.items():
             _forecast_day(sessions, key, frame, day, run_id, versions[key], run_kind)
     with sessions.begin() as session:
         evaluate_matured(session)
-    finish_run(sessions, run_id, "completed", "ok binance BTC/USDT 1d\nok binance ETH/USDT 1d", as_of=days[-1])
+    finish_run(sessions, run_id, "completed", "ok binance BTC/USDT 1d\nok binance ETH/USDT 1d", as_of=as_of_days[-1])
     failed_run_id = _failed_run(sessions)
-    return Populated(url, sessions, days, run_id, failed_run_id, run_kind)
+    return Populated(url, sessions, as_of_days, run_id, failed_run_id, run_kind)
 
 
 def _register(

@@ -217,6 +217,7 @@ def test_python_accuracy_is_the_views_definition(populated):
         if column.endswith("_date"):
             assert (pd.to_datetime(left) == pd.to_datetime(right)).all(), column
         else:
+            # to the last bits but summation order, which each plan chooses
             np.testing.assert_allclose(left.astype(float), right.astype(float), rtol=1e-12, err_msg=column)
 
 
