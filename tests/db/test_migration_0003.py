@@ -11,13 +11,23 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 
 from forecaster.db.engine import make_engine
 from forecaster.db.migrate import current_revision, downgrade, upgrade
+from forecaster.db.models import Base
 from forecaster.db.types import UTCDateTime
 from tests.db.conftest import DIALECTS, scratch_database
 
 DAY = datetime(2024, 1, 5, tzinfo=UTC)
+MIGRATION_INDEXES = {
+    "ix_ingest_runs_key",
+    "ix_ingest_runs_run_id",
+    "ix_model_versions_key",
+    "ix_forecasts_target",
+    "ix_forecasts_target_date",
+}
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
@@ -196,3 +206,20 @@ def check_new_columns(engine: sa.Engine) -> None:
     assert tuple(scores) == (7, pytest.approx(13.0))  # naive twins: |106 - 107| x4, |106 - 108| x2, |106 - 111|
     assert accuracy == 7 and latest == (0.8, 6)
     assert json_types == ["jsonb"]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_migrated_schema_is_the_models(dialect, tmp_path):
+    """Alembic's comparison finds the models and the migrated tables alike (types, jsonb, nullability,
+    keys); the only differences are the indexes that the migrations alone declare."""
+    with scratch_database(dialect, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            with engine.connect() as conn:
+                context = MigrationContext.configure(conn, opts={"compare_type": True})
+                diff = compare_metadata(context, Base.metadata)
+        finally:
+            engine.dispose()
+    assert all(change[0] == "remove_index" for change in diff), diff
+    assert {change[1].name for change in diff} == MIGRATION_INDEXES
