@@ -42,8 +42,12 @@ JSON_COLUMNS = (
     ("model_versions", "hyperparameters"),
     ("model_versions", "manifest"),
 )
-# The UTC day of a UTCDateTime column: SQLite stores the UTC wall time as text.
-UTC_DAY = {"sqlite": "date({column})", "postgresql": "CAST(({column} AT TIME ZONE 'UTC') AS DATE)"}
+# The UTC days of the candles: SQLite stores the UTC wall time as text, PostgreSQL a timestamptz.
+FILL_DAYS = {
+    "sqlite": "UPDATE forecasts SET as_of_date = date(as_of), target_date = date(target_ts)",
+    "postgresql": "UPDATE forecasts SET as_of_date = CAST((as_of AT TIME ZONE 'UTC') AS DATE), "
+    "target_date = CAST((target_ts AT TIME ZONE 'UTC') AS DATE)",
+}
 # The first day after a rolling window: window_end minus window_days.
 WINDOW_START = {
     "sqlite": "date(w.window_end, '-' || w.window_days || ' days')",
@@ -125,7 +129,7 @@ GROUP BY s.run_kind, s.model, s.exchange, s.symbol, s.timeframe, s.horizon
 
 # The windows end at the newest scored target day of each series and run kind: for a live series
 # run daily, yesterday's or today's candle; for a backtest, its last scored target.
-FORECAST_ACCURACY_ROLLING = """
+_ROLLING = """
 CREATE VIEW forecast_accuracy_rolling AS
 SELECT s.run_kind, s.model, s.exchange, s.symbol, s.timeframe, s.horizon, w.window_days, w.window_end,{accuracy}
 FROM forecast_scores s
@@ -140,13 +144,21 @@ JOIN (
 GROUP BY s.run_kind, s.model, s.exchange, s.symbol, s.timeframe, s.horizon, w.window_days, w.window_end
 """
 
-NEW_VIEWS = ("forecast_accuracy_rolling", "forecast_accuracy", "forecast_scores", "latest_forecasts")
+FORECAST_ACCURACY_ROLLING = {
+    dialect: _ROLLING.format(accuracy=ACCURACY, window_start=start) for dialect, start in WINDOW_START.items()
+}
+DROP_NEW_VIEWS = (
+    "DROP VIEW IF EXISTS forecast_accuracy_rolling",
+    "DROP VIEW IF EXISTS forecast_accuracy",
+    "DROP VIEW IF EXISTS forecast_scores",
+    "DROP VIEW IF EXISTS latest_forecasts",
+)
 
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for view in NEW_VIEWS:
-        op.execute(f"DROP VIEW IF EXISTS {view}")
+    for statement in DROP_NEW_VIEWS:
+        op.execute(statement)
     _forecast_days_and_levels(dialect)
     _run_lineage()
     if dialect == "postgresql":
@@ -154,7 +166,7 @@ def upgrade() -> None:
     op.execute(LATEST_FORECASTS)
     op.execute(FORECAST_SCORES)
     op.execute(FORECAST_ACCURACY)
-    op.execute(FORECAST_ACCURACY_ROLLING.format(accuracy=ACCURACY, window_start=WINDOW_START[dialect]))
+    op.execute(FORECAST_ACCURACY_ROLLING[dialect])
     _check_foreign_keys(dialect)
 
 
@@ -163,9 +175,7 @@ def _forecast_days_and_levels(dialect: str) -> None:
         batch.add_column(sa.Column("as_of_date", sa.Date(), nullable=True))
         batch.add_column(sa.Column("target_date", sa.Date(), nullable=True))
         batch.add_column(sa.Column("interval_level", sa.Float(), nullable=True))
-    day = UTC_DAY[dialect]
-    as_of_day, target_day = day.format(column="as_of"), day.format(column="target_ts")
-    op.execute(f"UPDATE forecasts SET as_of_date = {as_of_day}, target_date = {target_day}")
+    op.execute(FILL_DAYS[dialect])
     _fill_interval_levels()
     with op.batch_alter_table("forecasts") as batch:
         batch.alter_column("as_of_date", existing_type=sa.Date(), nullable=False)
@@ -282,8 +292,8 @@ def downgrade() -> None:
     """Back to revision 0002: the new columns and views go; ``trigger`` is ``kind`` again (scheduled ->
     daily, cli -> manual); ``runs.as_of`` keeps the days filled in."""
     dialect = op.get_bind().dialect.name
-    for view in NEW_VIEWS:
-        op.execute(f"DROP VIEW IF EXISTS {view}")
+    for statement in DROP_NEW_VIEWS:
+        op.execute(statement)
     if dialect == "postgresql":
         _json_columns(JSON(), "json")
     with op.batch_alter_table("ingest_runs") as batch:
