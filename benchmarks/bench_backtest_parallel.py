@@ -28,9 +28,9 @@ def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) 
 
     from benchmarks.shared_data import import_pair, unified_symbol
     from flows.backtest import BacktestParams, backtest
-    from flows.params import Pair
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
+    from forecaster.series import SeriesKey
 
     folder.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{folder / 'backtest.db'}"
@@ -42,7 +42,7 @@ def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) 
         import_pair(session_factory(engine), name)
     engine.dispose()
     params = BacktestParams(
-        pairs=[Pair(exchange="binance", symbol=unified_symbol(name)) for name in symbols], start=start, end=end
+        pairs=[SeriesKey("binance", unified_symbol(name)) for name in symbols], start=start, end=end
     )
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     began = time.perf_counter()

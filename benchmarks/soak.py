@@ -85,20 +85,22 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from flows.daily import daily
-    from flows.params import DailyParams, Pair
+    from flows.params import DailyParams
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
     from forecaster.db.models import Candle, Forecast, ModelVersion, Run
     from forecaster.exchange.loopback import LoopbackExchange
     from forecaster.model.config import ModelConfig, TrainConfig
     from forecaster.pipeline.config import JobConfig
+    from forecaster.series import SeriesKey
+    from tests.support.faults import Faults
 
     sources = {symbol: read(name) for symbol, name in SYMBOLS.items()}
     job = JobConfig(
         model=ModelConfig(lookback=20, horizon=3, lstm_hidden=16, gru_hidden=8),
         train=TrainConfig(window_days=240, val_days=30, max_epochs=3, finetune_epochs=1, accelerator="cpu"),
     )
-    pairs = [Pair(exchange="binance", symbol=symbol) for symbol in SYMBOLS]
+    pairs = [SeriesKey("binance", symbol) for symbol in SYMBOLS]
     engine = make_engine(url)
     upgrade(engine)
     sessions = session_factory(engine)
@@ -114,7 +116,7 @@ def main() -> None:
     with (
         prefect_test_harness(server_startup_timeout=120),
         disable_run_logger(),
-        LoopbackExchange(served, now=first_clock) as server,
+        LoopbackExchange(served, now=first_clock, faults=Faults()) as server,
     ):
         for number, day in enumerate(days, start=1):
             server.faults.clear()

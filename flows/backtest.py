@@ -12,7 +12,6 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from flows.params import Pair
 from flows.resources import sessions, settings
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
@@ -26,6 +25,7 @@ from forecaster.pipeline.backtest import (
 )
 from forecaster.pipeline.config import JobConfig
 from forecaster.report.markdown import markdown_table
+from forecaster.series import SeriesKey
 
 
 class BacktestParams(BaseModel):
@@ -33,7 +33,7 @@ class BacktestParams(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    pairs: list[Pair] = Field(min_length=1)
+    pairs: list[SeriesKey] = Field(min_length=1)
     start: date
     end: date
     retrain_every: int = Field(default=7, ge=1, le=365, description="Days between full retrains.")
@@ -50,11 +50,11 @@ class BacktestParams(BaseModel):
 
 
 @task(name="backtest", task_run_name="backtest {pair}")
-def backtest_task(pair: Pair, params: BacktestParams, run_id: int) -> str:
+def backtest_task(pair: SeriesKey, params: BacktestParams, run_id: int) -> str:
     job = backtest_config(params.job, retrain_every=params.retrain_every, horizon=params.horizon)
     summary = run_backtest(
         sessions(),
-        pair.key,
+        pair,
         day_start(params.start),
         day_start(params.end),
         job,
@@ -65,11 +65,11 @@ def backtest_task(pair: Pair, params: BacktestParams, run_id: int) -> str:
 
 
 @task(name="backtest report", task_run_name="backtest report {pair}")
-def backtest_report_task(pair: Pair, params: BacktestParams) -> str:
+def backtest_report_task(pair: SeriesKey, params: BacktestParams) -> str:
     start, end = day_start(params.start), day_start(params.end)
     with sessions()() as session:
-        table = backtest_report(session, pair.key, start, end)
-        files = write_backtest_files(session, pair.key, start, end, table, settings().reports_dir)
+        table = backtest_report(session, pair, start, end)
+        files = write_backtest_files(session, pair, start, end, table, settings().reports_dir)
     shown = shown_columns(table)
     scope = backtest_scope(table, start, end)
     markdown = f"# Backtest {pair} {params.start}..{params.end}\n\n{scope}\n\n" + markdown_table(shown)

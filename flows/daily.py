@@ -18,7 +18,7 @@ from prefect.futures import PrefectFuture, wait
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from flows.params import DailyParams, Pair
+from flows.params import DailyParams
 from flows.publish import publish_task
 from flows.tasks import (
     evaluate_task,
@@ -32,13 +32,13 @@ from flows.tasks import (
 )
 from forecaster.config import Settings
 from forecaster.dates import day_start
-from forecaster.exchange.open import DEMO
 from forecaster.exchange.synthetic import demo_exchange
+from forecaster.series import DEMO, SeriesKey
 
 
 @dataclass
 class SeriesResult:
-    pair: Pair
+    pair: SeriesKey
     days: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -75,7 +75,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
             plans[result.pair] = plan_task.submit(
                 result.pair, as_of, params.catch_up_days, params.job.run_kind, wait_for=[evaluated]
             )
-        chains: dict[Pair, list[PrefectFuture[Any]]] = {}
+        chains: dict[SeriesKey, list[PrefectFuture[Any]]] = {}
         for result in results:
             chains[result.pair] = _submit_days(result, plans[result.pair], params, run_id)
         wait([future for chain in chains.values() for future in chain])

@@ -5,54 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Literal
 
-import ccxt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from forecaster.exchange.open import DEMO
 from forecaster.pipeline.config import JobConfig
-from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
+from forecaster.series import DEMO, SeriesKey
 
 
-class Pair(BaseModel):
-    """One series the job forecasts."""
-
-    model_config = ConfigDict(frozen=True)
-
-    exchange: str = Field(description="ccxt exchange id, or demo")
-    symbol: str = Field(description="ccxt unified symbol, e.g. BTC/USDT")
-    timeframe: str = "1d"
-
-    @field_validator("exchange")
-    @classmethod
-    def _known_exchange(cls, value: str) -> str:
-        if value != DEMO and value not in ccxt.exchanges:
-            raise ValueError(f"unknown exchange {value!r}: use a ccxt exchange id or demo")
-        return value
-
-    @field_validator("symbol")
-    @classmethod
-    def _unified_symbol(cls, value: str) -> str:
-        if "/" not in value:
-            raise ValueError(f"bad symbol {value!r}: use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT")
-        return value
-
-    @field_validator("timeframe")
-    @classmethod
-    def _fixed_timeframe(cls, value: str) -> str:
-        timeframe_ms(value)
-        return value
-
-    @property
-    def key(self) -> SeriesKey:
-        return SeriesKey(self.exchange, self.symbol, self.timeframe)
-
-    def __str__(self) -> str:
-        return str(self.key)
-
-
-def pairs_of(exchange: str, symbols: list[str], timeframe: str = "1d") -> list[Pair]:
-    return [Pair(exchange=exchange, symbol=symbol, timeframe=timeframe) for symbol in symbols]
+def pairs_of(exchange: str, symbols: list[str], timeframe: str = "1d") -> list[SeriesKey]:
+    return [SeriesKey(exchange, symbol, timeframe) for symbol in symbols]
 
 
 class DailyParams(BaseModel):
@@ -60,7 +20,7 @@ class DailyParams(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    pairs: list[Pair] = Field(
+    pairs: list[SeriesKey] = Field(
         default_factory=lambda: pairs_of(DEMO, ["BTC/USDT", "ETH/USDT"]), min_length=1, description="Series to run."
     )
     as_of: date | None = Field(default=None, description="Forecast as of this day's candle; default: the newest.")
@@ -82,8 +42,7 @@ class DailyParams(BaseModel):
 
     @model_validator(mode="after")
     def _distinct_pairs(self) -> DailyParams:
-        keys = [pair.key for pair in self.pairs]
-        if len(set(keys)) != len(keys):
+        if len(set(self.pairs)) != len(self.pairs):
             raise ValueError("the same (exchange, symbol, timeframe) appears twice in pairs")
         return self
 

@@ -7,16 +7,16 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from sqlalchemy import select
 
-from flows.params import Pair
 from flows.resources import sessions, settings
 from forecaster.db.models import Forecast
 from forecaster.errors import InputError
 from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.plots import plot_forecasts
+from forecaster.series import SeriesKey
 
 
 @task(name="publish")
-def publish_task(run_id: int, pairs: list[Pair]) -> list[str]:
+def publish_task(run_id: int, pairs: list[SeriesKey]) -> list[str]:
     """Artifacts of run ``run_id``; returns the plot files written."""
     factory = sessions()
     with factory() as session:
@@ -36,7 +36,7 @@ def publish_task(run_id: int, pairs: list[Pair]) -> list[str]:
             .where(Forecast.run_id == run_id)
             .order_by(Forecast.symbol, Forecast.as_of, Forecast.model, Forecast.horizon)
         ).all()
-        markdown = accuracy_markdown(session, [pair.key for pair in pairs])
+        markdown = accuracy_markdown(session, list(pairs))
     table = pd.DataFrame(
         rows,
         columns=[
@@ -65,7 +65,7 @@ def publish_task(run_id: int, pairs: list[Pair]) -> list[str]:
         out = settings().reports_dir / f"{pair.exchange}_{pair.symbol.replace('/', '-')}_{pair.timeframe}.png"
         with factory() as session:
             try:
-                path = plot_forecasts(session, pair.key, out)
+                path = plot_forecasts(session, pair, out)
             except InputError:
                 continue  # nothing forecast yet for this series
         written.append(str(path))
@@ -78,7 +78,7 @@ def publish_task(run_id: int, pairs: list[Pair]) -> list[str]:
     return written
 
 
-def _artifact_key(pair: Pair) -> str:
+def _artifact_key(pair: SeriesKey) -> str:
     """Artifact keys allow lowercase letters, digits and dashes."""
     text = f"plot-{pair.exchange}-{pair.symbol}-{pair.timeframe}".lower()
     return "".join(char if char.isalnum() else "-" for char in text)

@@ -13,8 +13,8 @@ from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 from sqlalchemy.exc import OperationalError
 
-from flows.params import Pair
 from flows.resources import sessions, settings
+from forecaster.config import Settings
 from forecaster.errors import DatabaseUnavailable, ExchangeUnavailable
 from forecaster.exchange.client import make_exchange
 from forecaster.ingest.service import IngestSummary, ingest_from_exchange
@@ -24,6 +24,7 @@ from forecaster.pipeline.forecast import ForecastOutcome, forecast_step
 from forecaster.pipeline.plan import days_to_forecast, newest_day
 from forecaster.pipeline.runs import finish_run, start_run
 from forecaster.pipeline.train import TrainOutcome, train_step
+from forecaster.series import SeriesKey
 
 TRANSIENT = (ExchangeUnavailable, DatabaseUnavailable, OperationalError)
 
@@ -33,14 +34,21 @@ def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -
     return isinstance(state.result(raise_on_failure=False), TRANSIENT)
 
 
-# On top of the per-request retries inside the library: a step that still failed on a transient error
-# (an exchange or database outage longer than those) runs again after FORECASTER_TASK_RETRY_DELAY_S, then x2.
-IO_RETRIES: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": exponential_backoff(backoff_factor=settings().task_retry_delay_s),
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": transient_only,
-}
+def io_retries(delay_s: float) -> dict[str, Any]:
+    """On top of the per-request retries inside the library: a step that still failed on a transient error
+    (an exchange or database outage longer than those) runs again after ``delay_s``, then twice that.
+
+    Tasks are declared with the default delay; a flow applies ``FORECASTER_TASK_RETRY_DELAY_S`` with
+    ``task.with_options(**io_retries(settings.task_retry_delay_s))``."""
+    return {
+        "retries": 2,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=delay_s)(2),
+        "retry_jitter_factor": 0.5,
+        "retry_condition_fn": transient_only,
+    }
+
+
+IO_RETRIES = io_retries(Settings.model_fields["task_retry_delay_s"].default)
 
 
 def exchange_limit(exchange: str) -> str:
@@ -53,40 +61,43 @@ def start_run_task(trigger: str, parameters: dict[str, Any], as_of: datetime | N
 
 
 @task(name="finish run", **IO_RETRIES)  # idempotent: a dropped connection must not leave the run "running"
-def finish_run_task(run_id: int, status: str, summary: str, pairs: list[Pair] | None = None) -> None:
+def finish_run_task(run_id: int, status: str, summary: str, pairs: list[SeriesKey] | None = None) -> None:
     """Record the outcome; a run started without an as-of day records the one it used (its pairs' newest candle)."""
     factory = sessions()
-    as_of = newest_day(factory, [pair.key for pair in pairs]) if pairs else None
+    as_of = newest_day(factory, pairs) if pairs else None
     finish_run(factory, run_id, status, summary, as_of=as_of)
 
 
 @task(name="ingest", task_run_name="ingest {pair}", **IO_RETRIES)
-def ingest_task(pair: Pair, api_url: str | None, exchange_concurrency: int, run_id: int | None = None) -> IngestSummary:
+def ingest_task(
+    pair: SeriesKey, api_url: str | None, exchange_concurrency: int, run_id: int | None = None
+) -> IngestSummary:
     """New closed candles of one series, recorded as run ``run_id``'s; ingests from one exchange share its
     concurrency limit (0: none)."""
     exchange_id = "binance" if pair.exchange == "demo" else pair.exchange
     with ExitStack() as stack:
         if exchange_concurrency:
             stack.enter_context(concurrency(exchange_limit(pair.exchange), occupy=1, strict=False))
-        client = make_exchange(exchange_id, api_url)
-        return ingest_from_exchange(client, sessions(), pair.key, run_id=run_id)
+        config = settings()
+        client = make_exchange(exchange_id, api_url, config.exchange)
+        return ingest_from_exchange(client, sessions(), pair, policy=config.retry_policy, run_id=run_id)
 
 
 @task(name="evaluate", task_run_name="evaluate {pair}", **IO_RETRIES)
-def evaluate_task(pair: Pair) -> int:
-    return evaluate_step(sessions(), pair.key)
+def evaluate_task(pair: SeriesKey) -> int:
+    return evaluate_step(sessions(), pair)
 
 
 @task(name="plan", task_run_name="plan {pair}", **IO_RETRIES)
-def plan_task(pair: Pair, as_of: datetime | None, catch_up_days: int, run_kind: str) -> list[datetime]:
-    return days_to_forecast(sessions(), pair.key, as_of, catch_up_days, run_kind)
+def plan_task(pair: SeriesKey, as_of: datetime | None, catch_up_days: int, run_kind: str) -> list[datetime]:
+    return days_to_forecast(sessions(), pair, as_of, catch_up_days, run_kind)
 
 
 @task(name="train", task_run_name="train {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
-def train_task(pair: Pair, as_of: datetime, mode: TrainMode, job: JobConfig, run_id: int | None) -> TrainOutcome:
-    return train_step(sessions(), pair.key, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
+def train_task(pair: SeriesKey, as_of: datetime, mode: TrainMode, job: JobConfig, run_id: int | None) -> TrainOutcome:
+    return train_step(sessions(), pair, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
 
 
 @task(name="forecast", task_run_name="forecast {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
-def forecast_task(pair: Pair, as_of: datetime, job: JobConfig, run_id: int | None) -> ForecastOutcome:
-    return forecast_step(sessions(), pair.key, as_of, job, run_id=run_id)
+def forecast_task(pair: SeriesKey, as_of: datetime, job: JobConfig, run_id: int | None) -> ForecastOutcome:
+    return forecast_step(sessions(), pair, as_of, job, run_id=run_id)

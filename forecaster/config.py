@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from forecaster.exchange.client import ExchangeConfig
 from forecaster.exchange.retry import RetryPolicy
 
 
@@ -79,6 +80,11 @@ class Settings(BaseSettings):
             "apiKey": self.exchange_api_key.get_secret_value(),
             "secret": self.exchange_api_secret.get_secret_value(),
         }
+
+    @property
+    def exchange(self) -> ExchangeConfig:
+        """How exchanges are called: timeout, credentials and retries (never log the result)."""
+        return ExchangeConfig(self.exchange_timeout_ms, self.exchange_credentials, self.retry_policy)
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -53,6 +53,9 @@ def split_symbols(text: str) -> list[str]:
 def validation_message(exc: ValidationError) -> str:
     """A pydantic error as one line: ``train.window_days: window_days=100 is shorter than ...``."""
     first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
+    loc = first["loc"]
+    if len(loc) == 1 and isinstance(loc[0], int):
+        loc = ()  # a positional argument, e.g. of SeriesKey(exchange, symbol): the message names it
+    where = ".".join(str(part) for part in loc)
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message

@@ -50,7 +50,7 @@ def ingest_command(
     sessions = open_database(config)
     policy = config.retry_policy
     failures = 0
-    with open_exchange(exchange, config.exchange_api_url, config) as client:
+    with open_exchange(exchange, config.exchange_api_url, config.exchange) as client:
         for symbol in names:  # every symbol is checked before anything is written
             check_market(client, symbol, timeframe, policy)
         for symbol in names:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import ccxt
 
-from forecaster.config import Settings
 from forecaster.errors import InputError
 from forecaster.exchange.retry import RetryPolicy, call_exchange
 
@@ -19,33 +20,35 @@ PAGE_LIMIT_OVERRIDES = {"okx": 100}
 RECENT_ONLY = {"kraken": 720}
 
 
-def make_exchange(
-    exchange_id: str,
-    api_url: str | None = None,
-    *,
-    timeout_ms: int | None = None,
-    settings: Settings | None = None,
-) -> ccxt.Exchange:
+@dataclass(frozen=True)
+class ExchangeConfig:
+    """How to talk to an exchange: the request timeout, API credentials (never printed) and retries."""
+
+    timeout_ms: int = 10_000
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def make_exchange(exchange_id: str, api_url: str | None = None, config: ExchangeConfig | None = None) -> ccxt.Exchange:
     """A ccxt instance with its rate limiter on; ``api_url`` redirects every REST root to another host.
 
-    The request timeout and API credentials come from ``settings`` (by default the environment:
-    ``FORECASTER_EXCHANGE_TIMEOUT_MS``, ``FORECASTER_EXCHANGE_API_KEY``/``_SECRET``); ``timeout_ms``
-    overrides the timeout.
+    ``config`` gives the request timeout and the API credentials (the entry points build it from
+    ``Settings.exchange``); without one, the defaults and no credentials.
     """
     if exchange_id not in ccxt.exchanges:
         raise InputError(
             f"unknown exchange {exchange_id!r}: use a ccxt exchange id such as binance, coinbase, kraken, okx, "
             "or demo for the offline demo"
         )
-    config = settings if settings is not None else Settings()
+    config = config or ExchangeConfig()
     options: dict[str, Any] = {
         "enableRateLimit": True,
-        "timeout": timeout_ms if timeout_ms is not None else config.exchange_timeout_ms,
+        "timeout": config.timeout_ms,
         # Candles need only the market list: with an API key ccxt would also load currencies from private
         # endpoints (Binance: currencies and margin pairs from sapi), calls that can fail and that ingestion
         # does not use.
         "options": {"fetchCurrencies": False, "fetchMargins": False},
-        **config.exchange_credentials,
+        **config.credentials,
     }
     exchange: ccxt.Exchange = getattr(ccxt, exchange_id)(options)
     if not exchange.has.get("fetchOHLCV"):

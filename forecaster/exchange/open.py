@@ -7,20 +7,18 @@ from contextlib import contextmanager
 
 import ccxt
 
-from forecaster.config import Settings
-from forecaster.exchange.client import make_exchange
-
-DEMO = "demo"
+from forecaster.exchange.client import ExchangeConfig, make_exchange
+from forecaster.series import DEMO
 
 
 @contextmanager
-def open_exchange(name: str, api_url: str | None = None, settings: Settings | None = None) -> Iterator[ccxt.Exchange]:
+def open_exchange(name: str, api_url: str | None, config: ExchangeConfig) -> Iterator[ccxt.Exchange]:
     """A ccxt client for ``name``. ``demo`` starts the loopback Binance-compatible server on
     127.0.0.1 with deterministic synthetic candles, so the whole real path runs offline."""
     if name != DEMO:
-        yield make_exchange(name, api_url, settings=settings)
+        yield make_exchange(name, api_url, config)
         return
     from forecaster.exchange.synthetic import demo_exchange
 
     with demo_exchange() as server:
-        yield make_exchange("binance", server.url, settings=settings)
+        yield make_exchange("binance", server.url, config)

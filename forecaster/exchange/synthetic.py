@@ -20,7 +20,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from forecaster.exchange.loopback import LoopbackExchange, TimeLike, timeframe_ms, to_ms
+from forecaster.exchange.loopback import LoopbackExchange, TimeLike, to_ms
+from forecaster.timeframes import timeframe_ms
 
 EPOCH = datetime(2018, 1, 1, tzinfo=UTC)
 DEMO_SYMBOLS = (

@@ -16,7 +16,6 @@ import ccxt
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
 from forecaster.db.models import IngestRun
 from forecaster.errors import ForecasterError
 from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock_ms, page_limit
@@ -72,7 +71,7 @@ def ingest_from_exchange(
     key: SeriesKey,
     *,
     since: datetime | None = None,
-    policy: RetryPolicy | None = None,
+    policy: RetryPolicy,
     on_page: Callable[[PageProgress], None] | None = None,
     run_id: int | None = None,
 ) -> IngestSummary:
@@ -82,10 +81,8 @@ def ingest_from_exchange(
 
     An incremental run also asks again for any candle missing among the last ``REPAIR_CANDLES``
     stored periods, so that a candle refused once (corrupt, or absent from a page) is healed by a
-    later run when the exchange serves it right. ``policy`` defaults to the environment's
-    (``FORECASTER_RETRY_*``, see ``Settings``).
+    later run when the exchange serves it right. ``policy`` says how each exchange request is retried.
     """
-    policy = policy if policy is not None else Settings().retry_policy
     step_ms = timeframe_ms(key.timeframe)
     check_market(exchange, key.symbol, key.timeframe, policy)
     started = datetime.now(UTC)

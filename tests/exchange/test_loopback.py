@@ -16,6 +16,7 @@ import pytest
 
 from forecaster.exchange.client import make_exchange
 from forecaster.exchange.loopback import LoopbackExchange, to_ms
+from tests.support.faults import Faults
 
 SYMBOL = "BTC/USDT"
 EXCHANGE_INFO_PATHS = ["/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo"]
@@ -38,7 +39,7 @@ def after_last(frame: pd.DataFrame) -> datetime:
 
 @pytest.fixture
 def server(btc: pd.DataFrame) -> Iterator[LoopbackExchange]:
-    with LoopbackExchange({SYMBOL: btc}, now=after_last(btc)) as running:
+    with LoopbackExchange({SYMBOL: btc}, now=after_last(btc), faults=Faults()) as running:
         yield running
 
 
@@ -239,7 +240,7 @@ def test_clock_hides_future_candles_and_serves_the_open_one(
 
 
 def test_extend_and_set_candles_serve_new_days(btc: pd.DataFrame) -> None:
-    with LoopbackExchange({SYMBOL: btc.iloc[:-5]}, now=after_last(btc)) as server:
+    with LoopbackExchange({SYMBOL: btc.iloc[:-5]}, now=after_last(btc), faults=Faults()) as server:
         exchange = make_exchange("binance", server.url)
         assert exchange.fetch_ohlcv(SYMBOL, "1d", limit=1) == rows(btc.iloc[-6:-5])
         server.extend(SYMBOL, btc.iloc[-7:])  # overlapping rows replace the old ones
@@ -265,7 +266,7 @@ def test_concurrent_clients(server: LoopbackExchange, btc: pd.DataFrame) -> None
 
 
 def test_stop_shuts_the_server_down(btc: pd.DataFrame) -> None:
-    server = LoopbackExchange({SYMBOL: btc}).start()
+    server = LoopbackExchange({SYMBOL: btc}, faults=Faults()).start()
     url = server.url
     assert get(url + "/api/v3/ping")[0] == 200
     server.stop()

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from flows.params import DailyParams, Pair
+from flows.params import DailyParams
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.pipeline.config import JobConfig
 from forecaster.results.gate import GateConfig
+from forecaster.series import SeriesKey
 
 TINY_JOB = JobConfig(
     model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
@@ -53,5 +54,5 @@ def exchange(btc: pd.DataFrame, eth: pd.DataFrame) -> Iterator[LoopbackExchange]
 
 
 def params(*symbols: str, **values) -> DailyParams:
-    pairs = [Pair(exchange="binance", symbol=symbol) for symbol in symbols]
+    pairs = [SeriesKey("binance", symbol) for symbol in symbols]
     return DailyParams(pairs=pairs, job=TINY_JOB, **values)

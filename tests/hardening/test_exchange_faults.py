@@ -26,6 +26,7 @@ from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.retry import RetryPolicy, call_exchange, retry_after_s
 from forecaster.series import CANDLE_COLUMNS
 from tests.flows.conftest import LAST_DAY, clock_after, params, window
+from tests.support.faults import Faults
 
 Arm = Callable[[LoopbackExchange], None]
 EVERY_PATH = ("/api/v3/klines", "/api/v3/exchangeInfo", "/api/v3/time")
@@ -60,7 +61,7 @@ def source(btc: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def server(source: pd.DataFrame) -> Iterator[LoopbackExchange]:
-    with LoopbackExchange({"BTC/USDT": source}, now=clock_after(LAST_DAY)) as exchange:
+    with LoopbackExchange({"BTC/USDT": source}, now=clock_after(LAST_DAY), faults=Faults()) as exchange:
         yield exchange
 
 

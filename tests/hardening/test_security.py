@@ -59,7 +59,7 @@ def test_api_credentials_come_from_the_environment_and_never_show(monkeypatch):
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_KEY", API_KEY)
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_SECRET", API_SECRET)
     settings = Settings()
-    exchange = make_exchange("binance")
+    exchange = make_exchange("binance", config=settings.exchange)
     assert (exchange.apiKey, exchange.secret) == (API_KEY, API_SECRET)
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     assert API_KEY not in shown and API_SECRET not in shown

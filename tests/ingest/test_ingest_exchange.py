@@ -14,6 +14,7 @@ from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.service import ingest_from_exchange
 from forecaster.ingest.store import load_candles
 from forecaster.series import SeriesKey
+from tests.support.faults import Faults
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_delay_s=0.01, max_delay_s=0.05)
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
@@ -29,7 +30,9 @@ def server_for():
     servers = []
 
     def start(frame: pd.DataFrame, *, now: pd.Timestamp | None = None) -> LoopbackExchange:
-        server = LoopbackExchange({"BTC/USDT": frame}, now=(now or closed_at(frame)).to_pydatetime()).start()
+        server = LoopbackExchange(
+            {"BTC/USDT": frame}, now=(now or closed_at(frame)).to_pydatetime(), faults=Faults()
+        ).start()
         servers.append(server)
         return server
 

@@ -1,0 +1,1 @@
+"""Test equipment shared by tests and benchmarks."""
