@@ -20,6 +20,8 @@ from forecaster.db.models import Base
 from forecaster.db.types import UTCDateTime
 from tests.db.conftest import DIALECTS, scratch_database
 
+# This migration and the one before it (re-chained at a merge: change these two and nothing else).
+REVISION, PREVIOUS = "0003", "0002"
 DAY = datetime(2024, 1, 5, tzinfo=UTC)
 MIGRATION_INDEXES = {
     "ix_ingest_runs_key",
@@ -153,7 +155,7 @@ def test_0003_upgrades_a_populated_0002_database_losing_nothing(dialect, tmp_pat
     with scratch_database(dialect, tmp_path) as url:
         engine = make_engine(url)
         try:
-            upgrade(engine, "0002")
+            upgrade(engine, PREVIOUS)
             tables, written = v0002(), rows()
             with engine.begin() as conn:
                 for name, table in tables.items():
@@ -161,7 +163,7 @@ def test_0003_upgrades_a_populated_0002_database_losing_nothing(dialect, tmp_pat
             before = dump(engine, tables)
             assert {name: len(found) for name, found in before.items()} == {n: len(r) for n, r in written.items()}
 
-            assert upgrade(engine) == ("0002", "0003")
+            assert upgrade(engine, REVISION) == (PREVIOUS, REVISION)
             after = dump(engine, tables, rename={"kind": "trigger"})
             triggers = {"daily": "scheduled", "manual": "manual", "backtest": "backtest"}
             for run in before["runs"]:
@@ -170,8 +172,8 @@ def test_0003_upgrades_a_populated_0002_database_losing_nothing(dialect, tmp_pat
             assert after == before
             check_new_columns(engine)
 
-            downgrade(engine, "0002")
-            assert current_revision(engine) == "0002"
+            downgrade(engine, PREVIOUS)
+            assert current_revision(engine) == PREVIOUS
             for run in before["runs"]:
                 run["kind"] = {"scheduled": "daily"}.get(run["kind"], run["kind"])
             assert dump(engine, tables) == before
