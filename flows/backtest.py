@@ -20,7 +20,14 @@ from flows.runs import record_unfinished_run
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
 from forecaster.errors import ForecasterError, InputError
-from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.pipeline.backtest import (
+    backtest_config,
+    backtest_report,
+    backtest_scope,
+    run_backtest,
+    shown_columns,
+    write_backtest_files,
+)
 from forecaster.pipeline.config import JobConfig
 from forecaster.report.markdown import markdown_table
 from forecaster.series import SeriesKey
@@ -44,13 +51,14 @@ def backtest_report_task(pair: SeriesKey, start: datetime, end: datetime) -> str
     with sessions()() as session:
         table = backtest_report(session, pair, start, end)
         files = write_backtest_files(session, pair, start, end, table, settings().reports_dir)
-    shown = table.drop(columns=["exchange", "symbol", "timeframe"])
+    shown = shown_columns(table)
+    scope = backtest_scope(table, start, end)
     images = "".join(
         f"\n\n![{path.stem}](data:image/png;base64,{_base64(path.read_bytes())})"
         for path in (files.forecast_plot, files.rolling_plot)
         if path is not None
     )
-    markdown = f"# Backtest {pair} {start:%Y-%m-%d}..{end:%Y-%m-%d}\n\n{markdown_table(shown)}{images}\n"
+    markdown = f"# Backtest {pair} {start:%Y-%m-%d}..{end:%Y-%m-%d}\n\n{scope}\n\n{markdown_table(shown)}{images}\n"
     create_markdown_artifact(markdown, key=artifact_key("backtest", pair), description=f"Backtest report, {pair}")
     return str(files.csv)
 
@@ -73,7 +81,7 @@ def backtest(
     replay = backtest_config(job, retrain_every=retrain_every, horizon=horizon)
     parameters: dict[str, Any] = {"pairs": [str(pair) for pair in pairs], "start": str(start), "end": str(end)}
     parameters |= {"retrain_every": retrain_every, "horizon": horizon}
-    run_id = start_run_task("backtest", parameters, None, flow_run.get_id())
+    run_id = start_run_task("backtest", parameters, last, flow_run.get_id())
     lines, failed = [], []
     try:
         runs = {pair: backtest_task.submit(pair, first, last, replay, run_id) for pair in pairs}

@@ -97,7 +97,7 @@ def daily(
     finally:
         summary = "\n".join(_describe(result) for result in results)
         failed = [result for result in results if result.error]
-        finish_run_task(run_id, "failed" if failed else "completed", summary)
+        finish_run_task(run_id, "failed" if failed else "completed", summary, pairs)
     logger.info("run %s:\n%s", run_id, summary)
     if failed:
         names = ", ".join(f"{result.pair} ({result.error})" for result in failed)
@@ -139,7 +139,7 @@ def _run_series(
     ingested, plans = {}, {}
     for result in results:
         url = demo_url if result.pair.exchange == DEMO else api_url
-        ingested[result.pair] = steps.ingest.submit(result.pair, url, slots)
+        ingested[result.pair] = steps.ingest.submit(result.pair, url, slots, run_id)
         evaluated = steps.evaluate.submit(result.pair, wait_for=[ingested[result.pair]])
         plans[result.pair] = steps.plan.submit(result.pair, day, catch_up_days, job.run_kind, wait_for=[evaluated])
     chains = {

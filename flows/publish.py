@@ -33,7 +33,7 @@ def publish_task(key: SeriesKey, run_id: int, min_n: int) -> str | None:
             return None
         table = forecast_table(session, key, as_of)
         chart = plot_forecasts(session, key, report_path(settings().reports_dir, key))
-        accuracy = accuracy_markdown(session, [key], as_of, min_n=min_n)
+        accuracy = accuracy_markdown(session, [key], min_n=min_n)
     image = base64.b64encode(chart.read_bytes()).decode("ascii")
     title = f"{key.symbol} on {key.exchange} ({key.timeframe}), as of {as_of:%Y-%m-%d}"
     create_table_artifact(

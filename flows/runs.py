@@ -18,22 +18,27 @@ logger = logging.getLogger(__name__)
 
 
 def run_trigger() -> str:
-    """``daily`` for a run its deployment's schedule made, ``manual`` for anything else."""
+    """Who started the flow run in context (``runs.trigger``): see ``trigger_of``."""
     context = FlowRunContext.get()
-    flow_run = context.flow_run if context else None
-    if flow_run is not None and flow_run.deployment_id is not None and flow_run.auto_scheduled:
-        return "daily"
-    return "manual"
+    return trigger_of(context.flow_run if context else None)
+
+
+def trigger_of(run: FlowRun | None) -> str:
+    """``scheduled`` for a flow run its deployment's schedule created (Prefect's scheduler marks those
+    ``auto_scheduled``), ``manual`` for a deployment run by hand (the UI, ``prefect deployment run``, the
+    API), ``cli`` for the flow called directly (``forecaster run``, a script)."""
+    if run is None or run.deployment_id is None:
+        return "cli"
+    return "scheduled" if run.auto_scheduled else "manual"
 
 
 def record_unfinished_run(flow: Flow[..., Any], flow_run: FlowRun, state: State[Any]) -> None:
     """A flow hook (on failure, on crash): a run refused before it recorded itself (bad parameters,
     database down at start) is kept in ``runs`` with the reason, so every run leaves a row."""
-    kind = "daily" if flow_run.deployment_id is not None and flow_run.auto_scheduled else "manual"
     try:
         record_failed_run(
             sessions(),
-            kind,
+            trigger_of(flow_run),
             parameters=dict(flow_run.parameters),
             flow_run_id=str(flow_run.id),
             error=state.message or state.name or "failed",

@@ -21,7 +21,7 @@ from forecaster.ingest.service import IngestSummary, ingest_from_exchange
 from forecaster.pipeline.config import JobConfig, TrainMode
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import ForecastOutcome, forecast_step
-from forecaster.pipeline.plan import days_to_forecast
+from forecaster.pipeline.plan import days_to_forecast, newest_day
 from forecaster.pipeline.runs import finish_run, start_run
 from forecaster.pipeline.train import TrainOutcome, train_step
 from forecaster.series import SeriesKey
@@ -56,8 +56,8 @@ def exchange_limit(exchange: str) -> str:
 
 
 @task(name="start run")
-def start_run_task(kind: str, parameters: dict[str, Any], as_of: datetime | None, flow_run_id: str | None) -> int:
-    return start_run(sessions(), kind, parameters=parameters, as_of=as_of, flow_run_id=flow_run_id)
+def start_run_task(trigger: str, parameters: dict[str, Any], as_of: datetime | None, flow_run_id: str | None) -> int:
+    return start_run(sessions(), trigger, parameters=parameters, as_of=as_of, flow_run_id=flow_run_id)
 
 
 @task(name="reap runs")
@@ -72,20 +72,26 @@ def reap_runs_task() -> list[int]:
 
 
 @task(name="finish run", **IO_RETRIES)  # idempotent: a dropped connection must not leave the run "running"
-def finish_run_task(run_id: int, status: str, summary: str) -> None:
-    finish_run(sessions(), run_id, status, summary)
+def finish_run_task(run_id: int, status: str, summary: str, pairs: list[SeriesKey] | None = None) -> None:
+    """Record the outcome; a run started without an as-of day records the one it used (its pairs' newest candle)."""
+    factory = sessions()
+    as_of = newest_day(factory, pairs) if pairs else None
+    finish_run(factory, run_id, status, summary, as_of=as_of)
 
 
 @task(name="ingest", task_run_name="ingest {pair}", **IO_RETRIES)
-def ingest_task(pair: SeriesKey, api_url: str | None, exchange_concurrency: int) -> IngestSummary:
-    """New closed candles of one series; ingests from one exchange share its concurrency limit (0: none)."""
+def ingest_task(
+    pair: SeriesKey, api_url: str | None, exchange_concurrency: int, run_id: int | None = None
+) -> IngestSummary:
+    """New closed candles of one series, recorded as run ``run_id``'s; ingests from one exchange share its
+    concurrency limit (0: none)."""
     exchange_id = "binance" if pair.exchange == "demo" else pair.exchange
     with ExitStack() as stack:
         if exchange_concurrency:
             stack.enter_context(concurrency(exchange_limit(pair.exchange), occupy=1, strict=False))
         config = settings()
         client = make_exchange(exchange_id, api_url or config.exchange_api_url, config.exchange)
-        summary = ingest_from_exchange(client, sessions(), pair, policy=config.retry_policy)
+        summary = ingest_from_exchange(client, sessions(), pair, policy=config.retry_policy, run_id=run_id)
     get_run_logger().info("%s", summary.line())
     return summary
 

@@ -27,7 +27,7 @@ from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.registry.versions import latest_version, load_version
-from forecaster.report.accuracy import accuracy_table, newest_scored
+from forecaster.report.accuracy import accuracy_table, rolling_accuracy
 from forecaster.report.markdown import accuracy_markdown, window_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts, plot_losses, plot_rolling_mae
@@ -143,7 +143,7 @@ def test_accuracy_table_matches_hand_computed_values(filled):
         assert got["n"] == len(group) == 12
         assert got["mae"] == pytest.approx(error.abs().mean())
         assert got["rmse"] == pytest.approx(np.sqrt((error**2).mean()))
-        assert got["mape"] == pytest.approx(100 * (error.abs() / group["actual"]).mean())
+        assert got["mape_pct"] == pytest.approx(100 * (error.abs() / group["actual"]).mean())
         assert got["mae_vs_naive"] == pytest.approx(
             (pairs["actual"] - pairs["yhat"]).abs().mean() / (pairs["actual"] - pairs["yhat_naive"]).abs().mean()
         )
@@ -154,13 +154,14 @@ def test_accuracy_table_matches_hand_computed_values(filled):
     assert ours["direction_accuracy"].between(0, 1).all() and ours["coverage"].between(0, 1).all()
 
 
-def test_accuracy_table_window_is_open_below_and_closed_above(filled):
-    targets = sorted(scored(filled.sessions)["target_ts"].unique())
-    since, until = targets[2], targets[6]
+def test_accuracy_table_takes_the_forecasts_of_an_as_of_range(filled):
+    days = sorted(scored(filled.sessions)["as_of"].unique())
+    first, last = days[2].date(), days[6].date()
     with filled.sessions() as session:
-        table = accuracy_table(session, key=KEY, since=since, until=until)
+        table = accuracy_table(session, key=KEY, first_as_of=first, last_as_of=last)
     rows = scored(filled.sessions)
-    inside = rows[(rows["target_ts"] > since) & (rows["target_ts"] <= until)]
+    made = rows["as_of"].map(lambda ts: ts.date())
+    inside = rows[(made >= first) & (made <= last)]
     expected = inside.groupby(["model", "horizon"]).size()
     got = table.set_index(["model", "horizon"])["n"]
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()
@@ -168,8 +169,11 @@ def test_accuracy_table_window_is_open_below_and_closed_above(filled):
 
 def test_accuracy_markdown_names_every_model_and_the_ratio(filled):
     with filled.sessions() as session:
-        table = accuracy_table(session, key=KEY, since=filled.as_of - timedelta(days=30), until=filled.as_of)
-        markdown = accuracy_markdown(session, [KEY, EMPTY], filled.as_of, min_n=5)
+        table = rolling_accuracy(session, [KEY], windows=[30])
+        markdown = accuracy_markdown(session, [KEY, EMPTY], min_n=5)
+    end = filled.as_of.date() + timedelta(days=HORIZON)  # the newest scored target
+    assert set(table["window_end"]) == {end}
+    assert f"#### Last 30 days: targets {end - timedelta(days=29):%Y-%m-%d}..{end:%Y-%m-%d}" in markdown
     ratio = table[(table["model"] == "bilstm_gru") & (table["horizon"] == 1)]["mae_vs_naive"].iloc[0]
     verdict = "level with naive" if round(ratio, 2) == 1 else "it loses to naive" if ratio > 1 else "it beats naive"
     assert f"bilstm_gru MAE is {ratio:.2f}x naive's over the last 30 days at horizon 1" in markdown
@@ -183,7 +187,6 @@ def test_accuracy_markdown_names_every_model_and_the_ratio(filled):
 def test_plot_forecasts_writes_a_png(filled, tmp_path):
     with filled.sessions() as session:
         path = plot_forecasts(session, KEY, tmp_path / "deep" / "btc.png", days=60)
-        assert newest_scored(session, KEY) == filled.as_of + timedelta(days=HORIZON)
     assert path == tmp_path / "deep" / "btc.png"
     assert_png(path)
 

@@ -22,8 +22,10 @@ from forecaster.pipeline.backtest import (
     DayResult,
     backtest_config,
     backtest_report,
+    backtest_scope,
     check_range,
     run_backtest,
+    shown_columns,
     write_backtest_files,
 )
 from forecaster.pipeline.runs import finish_run, start_run
@@ -55,7 +57,7 @@ def backtest_command(
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
-    run_id = start_run(sessions, "backtest", parameters=parameters)
+    run_id = start_run(sessions, "backtest", parameters=parameters, as_of=last)
     try:
         summary = run_backtest(sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress)
     except BaseException as exc:
@@ -66,13 +68,14 @@ def backtest_command(
         table = backtest_report(session, key, first, last)
         files = write_backtest_files(session, key, first, last, table, config.reports_dir)
     typer.echo(summary.line())
+    typer.echo(backtest_scope(table, first, last))
     typer.echo(format_table(table))
     typer.echo(f"wrote {files.csv}, {files.forecast_plot}" + (f", {files.rolling_plot}" if files.rolling_plot else ""))
 
 
 def format_table(table: pd.DataFrame) -> str:
-    shown = table.drop(columns=["exchange", "symbol", "timeframe"])
-    return shown.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+    """The report for the terminal: the series and target days are said once, above it."""
+    return shown_columns(table).to_string(index=False, float_format=lambda value: f"{value:.4g}")
 
 
 def _progress(result: DayResult, number: int, total: int) -> None:

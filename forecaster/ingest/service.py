@@ -73,8 +73,11 @@ def ingest_from_exchange(
     since: datetime | None = None,
     policy: RetryPolicy,
     on_page: Callable[[PageProgress], None] | None = None,
+    run_id: int | None = None,
 ) -> IngestSummary:
     """Fetch every closed candle after the last stored one (or from ``since``) and store it.
+
+    ``run_id``: the run (``runs.id``) this ingest belongs to, kept in its ``ingest_runs`` record.
 
     An incremental run also asks again for any candle missing among the last ``REPAIR_CANDLES``
     stored periods, so that a candle refused once (corrupt, or absent from a page) is healed by a
@@ -100,16 +103,23 @@ def ingest_from_exchange(
         )
         clean = clean_candles(rows_to_frame(rows), step_ms, now_ms)
         summary = save_batch(
-            sessions, key, clean, fetched=len(rows), source="exchange", requested_since=since, started=started
+            sessions,
+            key,
+            clean,
+            fetched=len(rows),
+            source="exchange",
+            requested_since=since,
+            started=started,
+            run_id=run_id,
         )
     except InputError:
         raise  # a symbol or timeframe the exchange does not list: bad input, nothing is written
     except ForecasterError as exc:  # the exchange unreachable (from its market list on) or failing: on record
-        record_failure(sessions, key, "exchange", since, started, exc)
+        record_failure(sessions, key, "exchange", since, started, exc, run_id=run_id)
         raise
     except ccxt.BaseError as exc:
         error = ForecasterError(f"{exchange.id} refused {key.symbol}: {type(exc).__name__}: {exc}")
-        record_failure(sessions, key, "exchange", since, started, error)
+        record_failure(sessions, key, "exchange", since, started, error, run_id=run_id)
         raise error from exc
     if not rows and since_ms < until_ms:
         summary.warnings.append(
@@ -143,6 +153,7 @@ def save_batch(
     source: str,
     requested_since: datetime | None,
     started: datetime,
+    run_id: int | None = None,
 ) -> IngestSummary:
     """Upsert a validated batch and record the ingest, in one transaction; report its gaps."""
     frame = clean.frame
@@ -167,6 +178,7 @@ def save_batch(
                 requested_since,
                 started,
                 status="ok",
+                run_id=run_id,
                 rows_fetched=fetched,
                 rows_new=summary.new,
                 rows_updated=summary.updated,
@@ -187,12 +199,22 @@ def record_failure(
     requested_since: datetime | None,
     started: datetime,
     error: Exception,
+    *,
+    run_id: int | None = None,
 ) -> None:
     """Keep a ``failed`` ingest record; the candles of the failed batch were never written."""
     with sessions.begin() as session:
         session.add(
             _ingest_run(
-                key, source, requested_since, started, status="failed", gaps=[], rejected=[], error=str(error)[:2000]
+                key,
+                source,
+                requested_since,
+                started,
+                status="failed",
+                run_id=run_id,
+                gaps=[],
+                rejected=[],
+                error=str(error)[:2000],
             )
         )
 

@@ -134,13 +134,18 @@ def run_backtest(
 
 
 def backtest_report(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per model and horizon over the range: MAE, RMSE, MAPE, MASE, MAE vs naive, direction, coverage,
-    and the training time spent. MASE divides by the in-sample one-day naive MAE of the 730 days
-    before ``start``."""
-    table = accuracy_table(session, key=key, run_kind=RUN_KIND, since=start, until=end)
+    """Per model and horizon, every scored forecast the backtest made (as-of days ``start..end``; the
+    targets of the last days run past ``end`` and count once their candles are stored): the columns
+    of ``forecast_accuracy`` (same definitions), MASE, and the training time spent.
+
+    MASE divides MAE by the in-sample one-day naive MAE of the 730 days before ``start``. On a
+    database whose only backtest of this series is this range, the rows equal ``forecast_accuracy``'s
+    for ``run_kind = 'backtest'``; ``backtest_scope`` says so in words.
+    """
+    table = accuracy_table(session, key=key, run_kind=RUN_KIND, first_as_of=start.date(), last_as_of=end.date())
     history = load_candles(session, key, start=start - timedelta(days=730), end=start - timedelta(days=1))
     scale = float(np.mean(np.abs(np.diff(history["close"].to_numpy())))) if len(history) > 1 else float("nan")
-    table.insert(table.columns.get_loc("mape") + 1, "mase", table["mae"] / scale)
+    table.insert(table.columns.get_loc("mape_pct") + 1, "mase", table["mae"] / scale)
     train_seconds = session.scalar(
         select(func.coalesce(func.sum(ModelVersion.duration_s), 0.0)).where(
             of_series(ModelVersion, key),
@@ -151,6 +156,24 @@ def backtest_report(session: Session, key: SeriesKey, start: datetime, end: date
     )
     table["train_seconds"] = np.where(table["model"] == "bilstm_gru", float(train_seconds or 0.0), 0.0)
     return table
+
+
+def shown_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``backtest_report`` for a reader: without the series and target days, which ``backtest_scope`` names."""
+    return table.drop(columns=["exchange", "symbol", "timeframe", "first_target_date", "last_target_date"])
+
+
+def backtest_scope(table: pd.DataFrame, start: datetime, end: datetime) -> str:
+    """One sentence on what ``backtest_report``'s ``table`` counts, and how it relates to the views."""
+    if table.empty:
+        return f"Nothing scored yet of the forecasts made as of {start:%Y-%m-%d}..{end:%Y-%m-%d}."
+    first, last = min(table["first_target_date"]), max(table["last_target_date"])
+    return (
+        f"Every scored forecast made as of {start:%Y-%m-%d}..{end:%Y-%m-%d} (targets {first:%Y-%m-%d}.."
+        f"{last:%Y-%m-%d}: the last days' targets run past the end); the same rows as forecast_accuracy "
+        f"(run_kind 'backtest') when this is the series' only backtest range. `forecaster report --run-kind "
+        f"backtest` shows the last 30 and 90 days of targets instead."
+    )
 
 
 @dataclass(frozen=True)
@@ -171,7 +194,10 @@ def write_backtest_files(
     forecasts = plot_forecasts(
         session, key, folder / f"{stem}_forecasts.png", run_kind=RUN_KIND, days=(end - start).days + 8
     )
-    errors = scored_forecasts(session, key=key, run_kind=RUN_KIND, since=start, until=end, horizon=1)
+    scores = scored_forecasts(
+        session, key=key, run_kind=RUN_KIND, first_as_of=start.date(), last_as_of=end.date(), horizon=1
+    )
+    errors = scores.assign(target_ts=pd.to_datetime(scores["target_date"]))
     try:
         rolling: Path | None = plot_rolling_mae(
             errors, folder / f"{stem}_rolling_mae.png", title=f"{key}: rolling 30-day MAE, horizon 1"

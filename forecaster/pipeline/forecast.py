@@ -64,6 +64,7 @@ def forecast_step(
     if candles.empty or candles["ts"].iloc[-1] != pd.Timestamp(as_of):
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
     frames: dict[str, pd.DataFrame] = {}
+    levels = dict.fromkeys(baseline_names(), config.model.interval_level)
     for name in baseline_names():
         if name not in done:
             frames[name] = baseline_forecast(
@@ -78,7 +79,7 @@ def forecast_step(
         if not with_model:
             outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
         else:
-            _add_model(frames, outcome, version, candles, as_of)
+            _add_model(frames, levels, outcome, version, candles, as_of)
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():
@@ -89,6 +90,7 @@ def forecast_step(
                 as_of=as_of,
                 run_id=run_id,
                 run_kind=config.run_kind,
+                interval_level=levels[name],
                 model_version_id=version.id if name == MODEL and version is not None else None,
                 gates=gates if name == MODEL else None,
             )
@@ -100,6 +102,7 @@ def forecast_step(
 
 def _add_model(
     frames: dict[str, pd.DataFrame],
+    levels: dict[str, float],
     outcome: ForecastOutcome,
     version: ModelVersion | None,
     candles: pd.DataFrame,
@@ -111,10 +114,12 @@ def _add_model(
         return
     try:
         with TORCH_TURN:
-            frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
+            trained = load_version(version)
+            frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
     except (ValueError, CheckpointError) as exc:
         outcome.problems.append(f"model skipped: {exc}")
         return
+    levels[MODEL] = trained.model_config.interval_level
     if frames[MODEL].attrs.get("bridged"):
         bridged = ", ".join(frames[MODEL].attrs["bridged"])
         outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")

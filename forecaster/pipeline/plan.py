@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -52,3 +53,10 @@ def _missing_day(key: SeriesKey, as_of: datetime) -> str:
     if closes > datetime.now(UTC):
         return f"the candle of {key} for {as_of:%Y-%m-%d} has not closed yet: it closes at {closes:%Y-%m-%d %H:%M} UTC"
     return f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day"
+
+
+def newest_day(sessions: sessionmaker[Session], keys: Sequence[SeriesKey]) -> datetime | None:
+    """The as-of day a run without ``as_of`` uses: the newest stored candle of its series (None: none stored)."""
+    with sessions() as session:
+        days = [stored_range(session, key).last for key in keys]
+    return max((day for day in days if day is not None), default=None)

@@ -1,4 +1,4 @@
-"""The ``runs`` table: each run of the job (daily, manual, backtest), its parameters and outcome.
+"""The ``runs`` table: each run of the job, who started it (``trigger``), its parameters and outcome.
 
 Statuses: running, completed, failed, and crashed (the process died while running; marked by a later run)."""
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import redact_url
-from forecaster.db.models import Run
+from forecaster.db.models import TRIGGERS, Run
 from forecaster.registry.manifest import build_manifest
 
 SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key")
@@ -19,15 +19,18 @@ SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key")
 
 def start_run(
     sessions: sessionmaker[Session],
-    kind: str,
+    trigger: str,
     *,
     parameters: dict[str, Any],
     as_of: datetime | None = None,
     flow_run_id: str | None = None,
 ) -> int:
-    """Record a run as ``running``; returns its id."""
+    """Record a run as ``running``; returns its id. ``trigger`` is one of ``TRIGGERS``; ``as_of`` the
+    day asked for (``finish_run`` fills in the day used when none was asked)."""
+    if trigger not in TRIGGERS:
+        raise ValueError(f"unknown run trigger {trigger!r}; triggers are {list(TRIGGERS)}")
     run = Run(
-        kind=kind,
+        trigger=trigger,
         flow_run_id=flow_run_id,
         as_of=as_of,
         parameters=scrub(parameters),
@@ -41,7 +44,7 @@ def start_run(
 
 
 def record_failed_run(
-    sessions: sessionmaker[Session], kind: str, *, parameters: dict[str, Any], flow_run_id: str, error: str
+    sessions: sessionmaker[Session], trigger: str, *, parameters: dict[str, Any], flow_run_id: str, error: str
 ) -> int | None:
     """Record a run that failed before it could record itself (e.g. its parameters were refused).
 
@@ -53,7 +56,7 @@ def record_failed_run(
             return None
         now = datetime.now(UTC)
         run = Run(
-            kind=kind,
+            trigger=trigger,
             flow_run_id=flow_run_id,
             parameters=scrub(parameters),
             manifest=build_manifest(),
@@ -86,9 +89,14 @@ def mark_crashed(sessions: sessionmaker[Session], run_ids: list[int], reason: st
             run.finished_at = datetime.now(UTC)
 
 
-def finish_run(sessions: sessionmaker[Session], run_id: int, status: str, summary: str) -> None:
+def finish_run(
+    sessions: sessionmaker[Session], run_id: int, status: str, summary: str, *, as_of: datetime | None = None
+) -> None:
+    """Record the outcome; ``as_of``, the day the run used, fills a run started without one."""
     with sessions.begin() as session:
         run = session.get_one(Run, run_id)
+        if run.as_of is None and as_of is not None:
+            run.as_of = as_of
         run.status = status
         run.summary = summary
         run.finished_at = datetime.now(UTC)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from forecaster.report.accuracy import accuracy_table
+from forecaster.report.accuracy import rolling_accuracy
 from forecaster.results.forecasts import MODEL
+from forecaster.results.scores import ROLLING_WINDOWS
 from forecaster.series import SeriesKey
 
 # Fewer scored forecasts than this give no verdict and no ratios (the naive gate's default minimum too).
@@ -20,30 +21,43 @@ MIN_SCORED = 20
 def accuracy_markdown(
     session: Session,
     keys: Sequence[SeriesKey],
-    as_of: datetime,
-    windows: Sequence[int] = (30, 90),
+    *,
     run_kind: str = "live",
+    windows: Sequence[int] = ROLLING_WINDOWS,
     min_n: int = MIN_SCORED,
 ) -> str:
     """A markdown summary (for a Prefect artifact) of each series' accuracy over the last ``windows`` days.
 
-    Per series and window: a table of every model at horizon 1 and averaged over all horizons
-    (MAE, MAE vs naive, direction accuracy, coverage), and one plain sentence on whether the
-    model beats naive, given with at least ``min_n`` scored forecasts (the gate's ``min_pairs``).
+    Read from ``forecast_accuracy_rolling``: each window ends at the series' newest scored target day
+    and holds the targets of the ``days`` days up to it (named in the heading). Per series and window:
+    a table of every model at horizon 1 and averaged over all horizons (MAE, MAE vs naive, direction
+    accuracy, coverage), and one plain sentence on whether the model beats naive, given with at least
+    ``min_n`` scored forecasts (the gate's ``min_pairs``).
     """
-    lines = [f"## Forecast accuracy ({run_kind}) up to {as_of:%Y-%m-%d}"]
+    rolling = rolling_accuracy(session, keys, run_kind=run_kind, windows=windows)
+    lines = [f"## Forecast accuracy ({run_kind})"]
     for key in keys:
         lines += ["", f"### {key.symbol} on {key.exchange} ({key.timeframe})"]
+        ours = rolling[(rolling["exchange"] == key.exchange) & (rolling["symbol"] == key.symbol)]
+        ours = ours[ours["timeframe"] == key.timeframe]
         for days in windows:
-            table = accuracy_table(session, key=key, run_kind=run_kind, since=as_of - timedelta(days=days), until=as_of)
-            lines += ["", f"#### Last {days} days", "", window_markdown(table, days, min_n)]
+            table = ours[ours["window_days"] == days]
+            lines += ["", f"#### Last {days} days{_span(table, days)}", "", window_markdown(table, days, min_n)]
     return "\n".join(lines) + "\n"
 
 
-def window_markdown(table: pd.DataFrame, days: int, min_n: int = MIN_SCORED) -> str:
-    """Markdown of one ``accuracy_table`` of one series over the last ``days`` days: the table and a verdict.
+def _span(table: pd.DataFrame, days: int) -> str:
+    """``: targets 2024-06-01..2024-06-30``, the days a window covers (empty when nothing is scored)."""
+    if table.empty:
+        return ""
+    end = table["window_end"].iloc[0]
+    return f": targets {end - timedelta(days=days - 1):%Y-%m-%d}..{end:%Y-%m-%d}"
 
-    Below ``min_n`` scored forecasts a row shows n and MAE only, and no verdict is given."""
+
+def window_markdown(table: pd.DataFrame, days: int, min_n: int = MIN_SCORED) -> str:
+    """Markdown of one series' accuracy over the last ``days`` days (rows of ``accuracy_table`` or
+    ``rolling_accuracy``): the table and a verdict. Below ``min_n`` scored forecasts a row shows n and
+    MAE only, and no verdict is given."""
     if table.empty:
         return f"Nothing scored yet in the last {days} days."
     lines = [

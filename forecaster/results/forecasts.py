@@ -26,15 +26,18 @@ def forecast_rows(
     as_of: datetime,
     run_id: int | None,
     run_kind: str,
+    interval_level: float,
     model_version_id: int | None = None,
     gates: dict[int, Gate] | None = None,
 ) -> list[dict[str, object]]:
-    """Rows for ``forecasts`` from a frame of horizon, target_ts, yhat, yhat_lower, yhat_upper."""
+    """Rows for ``forecasts`` from a frame of horizon, target_ts, yhat, yhat_lower, yhat_upper, whose
+    intervals have the nominal level ``interval_level`` (0.8: 80 %)."""
     now = datetime.now(UTC)
-    rows = []
+    rows: list[dict[str, object]] = []
     for record in frame.to_dict("records"):
         horizon = int(record["horizon"])
         gate = (gates or {}).get(horizon)
+        target_ts = as_utc(record["target_ts"])
         rows.append(
             {
                 "run_id": run_id,
@@ -45,11 +48,14 @@ def forecast_rows(
                 "symbol": key.symbol,
                 "timeframe": key.timeframe,
                 "as_of": as_of,
-                "target_ts": pd.Timestamp(record["target_ts"]).to_pydatetime(),
+                "target_ts": target_ts,
+                "as_of_date": as_utc(as_of).date(),
+                "target_date": target_ts.date(),
                 "horizon": horizon,
                 "yhat": float(record["yhat"]),
                 "yhat_lower": _float(record.get("yhat_lower")),
                 "yhat_upper": _float(record.get("yhat_upper")),
+                "interval_level": float(interval_level),
                 "beats_naive": gate.beats_naive if gate else None,
                 "gate_mae_ratio": gate.mae_ratio if gate else None,
                 "gate_pvalue": gate.pvalue if gate else None,

@@ -70,15 +70,21 @@ def test_one_unknown_symbol_fails_alone_and_is_named(flow_env, exchange):
 
 
 def test_missed_days_are_caught_up(flow_env, exchange, btc):
-    daily(**params("BTC/USDT", as_of=(LAST_DAY - pd.Timedelta(days=3)).date()), api_url=exchange.url)
+    asked = LAST_DAY - pd.Timedelta(days=3)
+    daily(**params("BTC/USDT", as_of=asked.date()), api_url=exchange.url)
     state = daily(**params("BTC/USDT"), api_url=exchange.url, return_state=True)
     assert state.is_completed()
     assert state.result()["series"]["binance BTC/USDT 1d"]["days"] == ["2024-06-28", "2024-06-29", "2024-06-30"]
     engine = make_engine(flow_env)
     with session_factory(engine)() as session:
         days = session.scalars(select(Forecast.as_of).distinct().order_by(Forecast.as_of)).all()
+        runs = session.execute(select(Run.id, Run.trigger, Run.as_of).order_by(Run.id)).all()
+        ingests = session.scalars(select(IngestRun.run_id).order_by(IngestRun.id)).all()
     engine.dispose()
     assert [f"{day:%m-%d}" for day in days] == ["06-27", "06-28", "06-29", "06-30"]
+    # lineage: the flow called directly is a manual run; the second used the newest day; each ingest names its run
+    assert [(trigger, as_of) for _, trigger, as_of in runs] == [("manual", asked), ("manual", LAST_DAY)]
+    assert ingests == [run_id for run_id, *_ in runs]
 
 
 def test_artifacts_are_published(flow_env, exchange, tmp_path):
@@ -124,9 +130,9 @@ def test_backtest_flow_reports_each_series(flow_env, exchange):
     engine = make_engine(flow_env)
     with session_factory(engine)() as session:
         backtested = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "backtest"))
-        run = session.scalars(select(Run).where(Run.kind == "backtest")).one()
+        run = session.scalars(select(Run).where(Run.trigger == "backtest")).one()
     engine.dispose()
-    assert backtested == 2 * 5 * 4 * 3 and run.status == "completed"
+    assert backtested == 2 * 5 * 4 * 3 and run.status == "completed" and run.as_of == LAST_DAY
     with get_client(sync_client=True) as client:
         keys = {artifact.key for artifact in client.read_artifacts()}
     assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= keys
