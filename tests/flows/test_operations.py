@@ -70,7 +70,7 @@ def test_a_run_a_killed_process_left_running_is_marked_crashed(flow_env, exchang
         # as a process killed mid-run leaves it: still "running", its flow run long over
         session.add(
             Run(
-                kind="daily",
+                trigger="scheduled",
                 flow_run_id=str(first.state_details.flow_run_id),
                 parameters={},
                 manifest={},
@@ -80,7 +80,7 @@ def test_a_run_a_killed_process_left_running_is_marked_crashed(flow_env, exchang
         )
         session.add(
             Run(
-                kind="daily",
+                trigger="scheduled",
                 flow_run_id=str(uuid.uuid4()),
                 parameters={},
                 manifest={},
