@@ -82,8 +82,8 @@ def test_missed_days_are_caught_up(flow_env, exchange, btc):
         ingests = session.scalars(select(IngestRun.run_id).order_by(IngestRun.id)).all()
     engine.dispose()
     assert [f"{day:%m-%d}" for day in days] == ["06-27", "06-28", "06-29", "06-30"]
-    # lineage: the flow called directly is a manual run; the second used the newest day; each ingest names its run
-    assert [(trigger, as_of) for _, trigger, as_of in runs] == [("manual", asked), ("manual", LAST_DAY)]
+    # lineage: the flow called directly is a cli run; the second used the newest day; each ingest names its run
+    assert [(trigger, as_of) for _, trigger, as_of in runs] == [("cli", asked), ("cli", LAST_DAY)]
     assert ingests == [run_id for run_id, *_ in runs]
 
 

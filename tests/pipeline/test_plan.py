@@ -38,7 +38,15 @@ def forecast_set(sessions, day: pd.Timestamp, models: list[str]) -> None:
         for model in models:
             write_forecasts(
                 session,
-                forecast_rows(frame, model=model, key=KEY, as_of=day.to_pydatetime(), run_id=None, run_kind="live"),
+                forecast_rows(
+                    frame,
+                    model=model,
+                    key=KEY,
+                    as_of=day.to_pydatetime(),
+                    run_id=None,
+                    run_kind="live",
+                    interval_level=0.8,
+                ),
             )
 
 
