@@ -18,6 +18,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.params import DailyParams
 from flows.publish import publish_task
+from flows.retention import prune_task
 from flows.tasks import (
     evaluate_task,
     exchange_limit,
@@ -80,6 +81,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
 
     failed = [result for result in results if result.error]
     publish_task(run_id, [result.pair for result in results], as_of)
+    prune_task(return_state=True)  # the retention policy; a failure leaves the run's outcome alone
     summary = "\n".join(_describe(result) for result in results)
     status = "failed" if failed else "completed"
     finish_run_task(run_id, status, summary)

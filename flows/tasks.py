@@ -94,4 +94,4 @@ def train_task(pair: SeriesKey, as_of: datetime, mode: TrainMode, job: JobConfig
 
 @task(name="forecast", task_run_name="forecast {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
 def forecast_task(pair: SeriesKey, as_of: datetime, job: JobConfig, run_id: int | None) -> ForecastOutcome:
-    return forecast_step(sessions(), pair, as_of, job, run_id=run_id)
+    return forecast_step(sessions(), pair, as_of, job, run_id=run_id, checkpoint_dir=settings().checkpoint_dir)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,10 +41,12 @@ def forecast_step(
     config: JobConfig,
     *,
     run_id: int | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> ForecastOutcome:
     """Write the forecast set of ``as_of``: the model (when a version is trained) and every baseline.
 
-    All rows go in one transaction; models already forecast for this day are left as they are.
+    All rows go in one transaction; models already forecast for this day are left as they are. The
+    model's checkpoint comes from the cache under ``checkpoint_dir`` or, on a miss, the database.
     """
     outcome = ForecastOutcome()
     with sessions() as session:
@@ -72,8 +75,9 @@ def forecast_step(
             outcome.problems.append("no trained model yet: baselines only")
         else:
             try:
+                model = load_version(sessions, version, checkpoint_dir)
                 with TORCH_TURN:
-                    frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
+                    frames[MODEL] = forecast(model, candles, pd.Timestamp(as_of))
                 if frames[MODEL].attrs.get("bridged"):
                     bridged = ", ".join(frames[MODEL].attrs["bridged"])
                     outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
