@@ -99,6 +99,6 @@ def downgrade() -> None:
             f"{len(stored_only)} model versions keep their checkpoint only in the database (checkpoints): "
             "downgrading below 0004 would lose them"
         )
-    with op.batch_alter_table("model_versions") as batch:
-        batch.drop_column("pruned_at")
+    # ALTER TABLE .. DROP COLUMN (SQLite 3.35+): a batch copy would drop model_versions, which forecasts reference
+    op.drop_column("model_versions", "pruned_at")
     op.drop_table("checkpoints")
