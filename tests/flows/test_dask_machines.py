@@ -18,17 +18,17 @@ from prefect import flow
 from prefect_dask import DaskTaskRunner
 from sqlalchemy import select
 
-from flows.params import Pair
 from flows.tasks import forecast_task, train_task
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Forecast, ModelVersion
 from forecaster.exchange.synthetic import synthetic_candles
 from forecaster.results.forecasts import MODEL
+from forecaster.series import SeriesKey
 from tests.conftest import store_candles
 from tests.flows.conftest import TINY_JOB
 
 TRAINER, FORECASTER = "trainer", "forecaster"
-PAIR = Pair(exchange="binance", symbol="BTC/USDT")
+PAIR = SeriesKey("binance", "BTC/USDT")
 DAY1, DAY2 = pd.Timestamp("2024-06-29", tz="UTC"), pd.Timestamp("2024-06-30", tz="UTC")
 
 
@@ -83,7 +83,7 @@ def test_a_model_trained_on_one_worker_forecasts_on_another(machines, database_u
     address, dirs = machines
     engine = make_engine(database_url)
     sessions = session_factory(engine)
-    store_candles(sessions, PAIR.key, synthetic_candles(PAIR.symbol, "2024-01-01", DAY2))
+    store_candles(sessions, PAIR, synthetic_candles(PAIR.symbol, "2024-01-01", DAY2))
 
     runner = DaskTaskRunner(address=address)
     first, forecast_1, second, forecast_2 = train_here_forecast_there.with_options(task_runner=runner)(
