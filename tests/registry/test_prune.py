@@ -213,3 +213,21 @@ def test_the_prune_command(sessions, registry, database_url, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("pruned 12 model versions") and "12 cache files removed" in done.stdout
     assert snapshot(sessions, registry)["stored"] == KEPT
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_daily_flows_prune_task_follows_the_workers_settings(sessions, registry, database_url, monkeypatch):
+    from prefect.logging import disable_run_logger
+
+    from flows.retention import prune_task
+
+    monkeypatch.setenv("FORECASTER_DATABASE_URL", database_url)
+    monkeypatch.setenv("FORECASTER_DATA_DIR", str(registry.parent))
+    monkeypatch.setenv("FORECASTER_KEEP_LAST", "3")
+    monkeypatch.setenv("FORECASTER_KEEP_FULL_WEEKS", "1")
+    monkeypatch.setenv("FORECASTER_PRUNE_AFTER_RUN", "false")
+    with disable_run_logger():
+        assert prune_task.fn() == "pruning is off (FORECASTER_PRUNE_AFTER_RUN=false)"
+        monkeypatch.delenv("FORECASTER_PRUNE_AFTER_RUN")
+        assert prune_task.fn().startswith("pruned 12 model versions (104-113, 300-301)")
+    assert snapshot(sessions, registry)["stored"] == KEPT
