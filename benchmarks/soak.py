@@ -13,7 +13,7 @@ robustness, not accuracy. At the end it checks that
   candle, every source day up to the last day);
 - every as-of day has exactly one forecast set per model (one row per horizon, no duplicates);
 - no run left partial rows (a forecast set with missing horizons, a model version without its
-  checkpoint file) and every run is recorded as completed or failed.
+  stored checkpoint, unless the retention policy pruned it) and every run is recorded as completed or failed.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def main() -> None:
     from flows.daily import daily
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
-    from forecaster.db.models import Candle, Forecast, ModelVersion, Run
+    from forecaster.db.models import Candle, Checkpoint, Forecast, ModelVersion, Run
     from forecaster.exchange.loopback import LoopbackExchange
     from forecaster.model.config import ModelConfig, TrainConfig
     from forecaster.pipeline.config import JobConfig
@@ -164,10 +164,14 @@ def main() -> None:
         partial = [row for row in sets if row[3] != job.model.horizon]
         if partial:
             problems.append(f"{len(partial)} forecast sets without exactly {job.model.horizon} horizons")
-        versions = session.scalars(select(ModelVersion.checkpoint_path)).all()
-        missing_files = [path for path in versions if not Path(path).exists()]
-        if missing_files:
-            problems.append(f"{len(missing_files)} model versions without their checkpoint")
+        unstored = session.scalar(
+            select(func.count())
+            .select_from(ModelVersion)
+            .outerjoin(Checkpoint, Checkpoint.model_version_id == ModelVersion.id)
+            .where(Checkpoint.model_version_id.is_(None), ModelVersion.pruned_at.is_(None))
+        )
+        if unstored:
+            problems.append(f"{unstored} model versions (not pruned) without their stored checkpoint")
         statuses = Counter(session.scalars(select(Run.status)))
         if set(statuses) - {"completed", "failed"}:
             problems.append(f"runs left unfinished: {dict(statuses)}")

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from flows.params import AsOf, CatchUpDays, ExchangeConcurrency, Pairs, check_day, check_pairs
 from flows.publish import publish_task
 from flows.resources import check_worker_settings, settings
+from flows.retention import prune_task
 from flows.runs import record_unfinished_run, run_trigger
 from flows.tasks import (
     evaluate_task,
@@ -94,6 +95,9 @@ def daily(
         for result, future in zip(results, published, strict=True):
             if not future.state.is_completed():
                 result.notes.append(f"artifacts not published ({future.state.message})")
+        pruned = prune_task(return_state=True)  # the retention policy; a failure leaves the run's outcome alone
+        if not pruned.is_completed():
+            logger.warning("checkpoints not pruned: %s", pruned.message)
     finally:
         summary = "\n".join(_describe(result) for result in results)
         failed = [result for result in results if result.error]

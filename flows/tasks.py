@@ -125,6 +125,8 @@ def forecast_task(
     """The forecast set of one day. ``trained`` is the day's training outcome, or its error when it failed:
     then only the baselines are written, and the model stays owed to the next run."""
     with_model = not isinstance(trained, BaseException)
-    outcome = forecast_step(sessions(), pair, as_of, job, run_id=run_id, with_model=with_model)
+    outcome = forecast_step(
+        sessions(), pair, as_of, job, run_id=run_id, with_model=with_model, checkpoint_dir=settings().checkpoint_dir
+    )
     get_run_logger().info("%s", outcome.line(pair, as_of))
     return outcome

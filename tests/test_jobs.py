@@ -151,7 +151,7 @@ def test_a_second_registration_for_the_same_day_returns_the_first(btc, sessions,
     first = train_step(sessions, KEY, as_of, "full", config, tmp_path)
     with sessions() as session:
         registered = session.get_one(ModelVersion, first.version_id)
-    model = replace(load_version(registered), seconds=0.0)
+    model = replace(load_version(sessions, registered, tmp_path), seconds=0.0)
     winner = save_and_register(
         sessions, tmp_path, KEY, model, run_kind="live", parent_id=None, run_id=None, manifest={}
     )

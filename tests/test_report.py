@@ -70,7 +70,7 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
     with sessions() as session:
         version = latest_version(session, KEY, "live")
     assert version is not None
-    return days[-1], load_version(version)
+    return days[-1], load_version(sessions, version)
 
 
 def truncate_postgres(url: str) -> None:

@@ -9,7 +9,7 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from forecaster.cli import backtest, db, ingest, model, report
+from forecaster.cli import backtest, db, ingest, model, registry, report
 from forecaster.cli.common import validation_message
 from forecaster.errors import ForecasterError
 
@@ -21,6 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(registry.app, name="registry")
 ingest.register(app)
 model.register(app)
 report.register(app)

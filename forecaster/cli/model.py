@@ -67,10 +67,13 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
-    sessions = open_database(settings(database_url))
+    config = settings(database_url)
+    sessions = open_database(config)
     key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, as_of)
-    typer.echo(forecast_step(sessions, key, day, job_config(job_file)).line(key, day))
+    typer.echo(
+        forecast_step(sessions, key, day, job_config(job_file), checkpoint_dir=config.checkpoint_dir).line(key, day)
+    )
 
 
 def evaluate_command(

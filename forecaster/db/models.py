@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -90,8 +90,14 @@ class Run(Base):
 
 
 class ModelVersion(Base):
-    """A trained checkpoint, registered only once its file is on disk. A backtest's versions
-    (``run_kind = 'backtest'``) form their own lineage, apart from the live one."""
+    """A trained model, registered together with its checkpoint's bytes (``checkpoints``). A backtest's
+    versions (``run_kind = 'backtest'``) form their own lineage, apart from the live one.
+
+    ``checkpoint_path`` is the checkpoint's key in each machine's local cache, relative to
+    ``FORECASTER_DATA_DIR/checkpoints`` (an absolute path: a version registered before the checkpoint
+    store whose file the migration could not read). ``pruned_at``: when the retention policy deleted
+    the checkpoint; the row stays, so the lineage and the forecasts' references remain queryable.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (
@@ -117,6 +123,24 @@ class ModelVersion(Base):
     checkpoint_path: Mapped[str] = mapped_column(String(1024))
     checkpoint_sha256: Mapped[str] = mapped_column(String(64))
     manifest: Mapped[dict[str, Any]]
+    pruned_at: Mapped[datetime | None]
+
+
+class Checkpoint(Base):
+    """The bytes of a model version's checkpoint, committed in the same transaction as its row:
+    every worker that reaches the database can load every model (BYTEA on PostgreSQL, BLOB on SQLite)."""
+
+    __tablename__ = "checkpoints"
+
+    model_version_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Forecast(Base):

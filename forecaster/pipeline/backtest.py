@@ -123,7 +123,7 @@ def run_backtest(
     for number, day in enumerate(todo, start=1):
         evaluate_step(sessions, key)
         trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id)
-        wrote = forecast_step(sessions, key, day, job, run_id=run_id)
+        wrote = forecast_step(sessions, key, day, job, run_id=run_id, checkpoint_dir=checkpoint_dir)
         result = DayResult(day, trained.mode, trained.trained, trained.seconds, wrote.written, wrote.problems)
         summary.days.append(result)
         if on_day is not None:

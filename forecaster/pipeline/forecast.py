@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.db.models import ModelVersion
 from forecaster.errors import InputError
+from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
 from forecaster.model.predict import forecast
 from forecaster.pipeline.config import JobConfig
@@ -45,12 +48,14 @@ def forecast_step(
     *,
     run_id: int | None = None,
     with_model: bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> ForecastOutcome:
     """Write the forecast set of ``as_of``: the model (when a version is trained) and every baseline.
 
     All rows go in one transaction; models already forecast for this day are left as they are.
     ``with_model=False`` (the day's training failed) writes the baselines only: the day stays owed
-    for the model, which the next run forecasts.
+    for the model, which the next run forecasts. The model's checkpoint comes from the cache under
+    ``checkpoint_dir`` or, on a miss, the database.
     """
     outcome = ForecastOutcome()
     with sessions() as session:
@@ -79,7 +84,8 @@ def forecast_step(
         if not with_model:
             outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
         else:
-            _add_model(frames, levels, outcome, version, candles, as_of)
+            load = None if version is None else partial(load_version, sessions, version, checkpoint_dir)
+            _add_model(frames, levels, outcome, load, candles, as_of)
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():
@@ -104,17 +110,17 @@ def _add_model(
     frames: dict[str, pd.DataFrame],
     levels: dict[str, float],
     outcome: ForecastOutcome,
-    version: ModelVersion | None,
+    load: Callable[[], TrainedModel] | None,
     candles: pd.DataFrame,
     as_of: datetime,
 ) -> None:
-    """The model's forecast frame, when a version is trained and can forecast this day."""
-    if version is None:
+    """The model's forecast frame, when a version is trained (``load`` reads it) and can forecast this day."""
+    if load is None:
         outcome.problems.append("no trained model yet: baselines only")
         return
     try:
+        trained = load()
         with TORCH_TURN:
-            trained = load_version(version)
             frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
     except (ValueError, CheckpointError) as exc:
         outcome.problems.append(f"model skipped: {exc}")

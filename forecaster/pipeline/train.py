@@ -72,7 +72,7 @@ def train_step(
             return done
         with sessions() as session:
             parent_row = latest_version(session, key, config.run_kind, as_of)
-        parent, chosen, reason = _choose(parent_row, candles, as_of, mode, config)
+        parent, chosen, reason = _choose(sessions, checkpoint_dir, parent_row, candles, as_of, mode, config)
         seed_everything(config.train.seed)  # the entry of this training run: the same seed, the same weights
         model = train(candles, pd.Timestamp(as_of), config.model, config.train, parent=parent)
         used = candles[candles["ts"] >= model.train_start]
@@ -101,7 +101,13 @@ def _already_trained(
 
 
 def _choose(
-    parent_row: ModelVersion | None, candles: pd.DataFrame, as_of: datetime, mode: TrainMode, config: JobConfig
+    sessions: sessionmaker[Session],
+    checkpoint_dir: Path,
+    parent_row: ModelVersion | None,
+    candles: pd.DataFrame,
+    as_of: datetime,
+    mode: TrainMode,
+    config: JobConfig,
 ) -> tuple[TrainedModel | None, str, str]:
     """The parent to start from (None: train in full), the mode and the reason."""
     if mode == "full":
@@ -111,7 +117,7 @@ def _choose(
             raise InputError("no model to fine-tune yet: train with --mode full or auto first")
         return None, "full", "no parent model"
     try:
-        parent = load_version(parent_row)
+        parent = load_version(sessions, parent_row, checkpoint_dir)
     except CheckpointError as exc:
         if mode == "finetune":
             raise InputError(f"the latest checkpoint is unusable: {exc}") from exc

@@ -17,7 +17,7 @@ from sqlalchemy import func, inspect, select
 from flows.daily import daily
 from flows.params import check_day
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.models import Candle, Forecast, ModelVersion, Run
+from forecaster.db.models import Candle, Checkpoint, Forecast, ModelVersion, Run
 from forecaster.errors import InputError
 from forecaster.ingest.csv_import import import_csv
 from forecaster.ingest.store import load_candles, store_candles
@@ -164,8 +164,9 @@ def trained(sessions, btc, tmp_path) -> ModelVersion:
 def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_reason(
     trained, sessions, database_url, tmp_path
 ):
-    path = Path(trained.checkpoint_path)
-    path.write_bytes(path.read_bytes() + b"\0")
+    with sessions.begin() as session:  # the command's cache (its own data dir) is empty: it reads these
+        stored = session.get_one(Checkpoint, trained.id)
+        stored.data = stored.data + b"\0"
     result = forecaster("forecast", "-e", "binance", "-s", "BTC/USDT", "--database-url", database_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
@@ -176,15 +177,16 @@ def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_re
     assert models == {"naive", "drift", "moving_average"}
 
 
-def test_foreign_checkpoint_registered_under_its_own_hash_is_refused(trained, sessions):
+def test_foreign_checkpoint_registered_under_its_own_hash_is_refused(trained, sessions, tmp_path):
     import hashlib
 
-    path = Path(trained.checkpoint_path)
+    cache = tmp_path / "checkpoints"
+    path = cache / trained.checkpoint_path
     torch.save({"format": "someone-else/1", "weights": torch.zeros(3)}, path)
     trained.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(CheckpointError, match="is not a forecaster model checkpoint"):
-        load_version(trained)
+        load_version(sessions, trained, cache)
     torch.save({"format": "x", "code": InputError("pickled object")}, path)  # not weights-only
     trained.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        load_version(trained)
+        load_version(sessions, trained, cache)

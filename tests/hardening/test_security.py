@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from flows.daily import daily
 from forecaster.config import Settings
 from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.models import IngestRun, ModelVersion, Run
+from forecaster.db.models import Checkpoint, IngestRun, ModelVersion, Run
 from forecaster.exchange.client import make_exchange
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.ingest.store import store_candles
@@ -89,19 +89,27 @@ def test_failed_ingest_prints_neither_database_password_nor_api_secret(tmp_path)
 
 
 def test_checkpoint_changed_after_registration_is_refused(sessions, btc, tmp_path):
+    """A changed cache file is fetched again from the database; changed stored bytes are refused."""
     key = SeriesKey("binance", "BTC/USDT", "1d")
     with sessions.begin() as session:
         store_candles(session, key, window(btc))
     outcome = train_step(sessions, key, LAST_DAY.to_pydatetime(), "full", TINY_JOB, tmp_path / "checkpoints")
     with sessions() as session:
         version = session.get_one(ModelVersion, outcome.version_id)
-    load_version(version)  # intact: loads
-    path = Path(version.checkpoint_path)
-    data = bytearray(path.read_bytes())
+    cache = tmp_path / "checkpoints"
+    load_version(sessions, version, cache)  # intact: loads
+    path = cache / version.checkpoint_path
+    intact = path.read_bytes()
+    data = bytearray(intact)
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+    load_version(sessions, version, cache)  # the changed cache file is refused, the stored bytes load
+    assert path.read_bytes() == intact
+    path.unlink()
+    with sessions.begin() as session:
+        session.get_one(Checkpoint, version.id).data = bytes(data)
     with pytest.raises(CheckpointError, match="it was changed or replaced"):
-        load_version(version)
+        load_version(sessions, version, cache)
 
 
 @pytest.fixture(scope="module")
