@@ -90,8 +90,11 @@ def add_forecast(session: Session, forecast_id: int, version_id: int, horizon: i
             timeframe="1d",
             as_of=as_of,
             target_ts=as_of + timedelta(days=horizon),
+            as_of_date=as_of.date(),
+            target_date=(as_of + timedelta(days=horizon)).date(),
             horizon=horizon,
             yhat=1.0,
+            interval_level=0.8,
             created_at=as_of,
         )
     )
