@@ -54,6 +54,7 @@ class IngestRun(Base):
     last_ts: Mapped[datetime | None]
     gaps: Mapped[list[Any]] = mapped_column(JSON, default=list)
     rejected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    # Why a failed ingest failed; for an ok one, its warnings (e.g. "no candles after 2025-12-31: ...").
     error: Mapped[str | None] = mapped_column(Text)
 
 
