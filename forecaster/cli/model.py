@@ -41,10 +41,11 @@ def train_command(
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
+    asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
     key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
+    day = _as_of(sessions, key, asked)
     job = JobConfig(train=TrainConfig(progress_bar=True))
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
     typer.echo(outcome.line(key))
@@ -58,9 +59,10 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
+    asked = _parse_as_of(as_of)
     sessions = open_database(settings(database_url))
     key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
+    day = _as_of(sessions, key, asked)
     typer.echo(forecast_step(sessions, key, day, JobConfig()).line(key, day))
 
 
@@ -78,9 +80,14 @@ def evaluate_command(
     typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")
 
 
-def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) -> datetime:
-    if text is not None:
-        return parse_date(text, option="--as-of")
+def _parse_as_of(text: str | None) -> datetime | None:
+    """``--as-of``, read before the database is opened: a bad date writes nothing."""
+    return parse_date(text, option="--as-of") if text is not None else None
+
+
+def _as_of(sessions: sessionmaker[Session], key: SeriesKey, asked: datetime | None) -> datetime:
+    if asked is not None:
+        return asked
     with sessions() as session:
         newest = stored_range(session, key).last
     if newest is None:
