@@ -119,7 +119,7 @@ def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
     path.write_text(CSV_HEADER + "1704067200000,1,2,0.5,1.5,10\n1704153600000,1.5,2,1,1.2,5\n")
     assert (
         forecaster(
-            "import-csv", str(path), "--exchange", "x", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
+            "import-csv", str(path), "--exchange", "binance", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
         ).returncode
         == 0
     )
@@ -128,7 +128,7 @@ def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
         "date,open,high,low,close,volume\n2024-01-03T00:00:00Z,1,2,0.5,1.5,10\n2024-01-04T01:00:00+01:00,1.5,2,1,1.2,5\n"
     )
     result = forecaster(
-        "import-csv", str(mixed), "--exchange", "x", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
+        "import-csv", str(mixed), "--exchange", "binance", "--symbol", "A/B", database_url=sqlite_url, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert "2 new" in result.stdout and "stored 2024-01-01..2024-01-04 (4)" in result.stdout
