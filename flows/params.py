@@ -8,10 +8,11 @@ from typing import Literal
 import ccxt
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from forecaster.errors import InputError
 from forecaster.exchange.open import DEMO
 from forecaster.pipeline.config import JobConfig
 from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
+from forecaster.timeframes import require_daily
 
 
 class Pair(BaseModel):
@@ -39,8 +40,11 @@ class Pair(BaseModel):
 
     @field_validator("timeframe")
     @classmethod
-    def _fixed_timeframe(cls, value: str) -> str:
-        timeframe_ms(value)
+    def _daily_timeframe(cls, value: str) -> str:
+        try:
+            require_daily(value)  # the job models daily series only (README, "Timeframes")
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     @property

@@ -21,6 +21,7 @@ from forecaster.pipeline.backtest import (
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.runs import finish_run, start_run
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +39,7 @@ def backtest_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
+    require_daily(timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")

@@ -17,6 +17,7 @@ from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[
@@ -41,6 +42,7 @@ def train_command(
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
+    require_daily(timeframe)
     asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
@@ -59,6 +61,7 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
+    require_daily(timeframe)
     asked = _parse_as_of(as_of)
     sessions = open_database(settings(database_url))
     key = SeriesKey(exchange, symbol, timeframe)
@@ -75,6 +78,7 @@ def evaluate_command(
     """Score every forecast whose target candle has arrived and is not scored yet."""
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
+    require_daily(timeframe)
     sessions = open_database(settings(database_url))
     key = SeriesKey(exchange, symbol, timeframe) if exchange and symbol else None
     typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")

@@ -14,7 +14,7 @@ from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
 from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
+from forecaster.timeframes import require_daily
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +37,7 @@ def report_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
-    timeframe_ms(timeframe)
+    require_daily(timeframe)
     if "/" not in symbol:
         raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
     config = settings(database_url)

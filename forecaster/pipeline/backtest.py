@@ -32,6 +32,7 @@ from forecaster.report.accuracy import accuracy_table, scored_forecasts
 from forecaster.report.plots import plot_forecasts, plot_rolling_mae
 from forecaster.results.forecasts import forecast_days
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 RUN_KIND = "backtest"
 
@@ -81,7 +82,9 @@ def backtest_config(job: JobConfig, *, retrain_every: int, horizon: int) -> JobC
 def check_range(
     sessions: sessionmaker[Session], key: SeriesKey, start: datetime, end: datetime, job: JobConfig
 ) -> None:
-    """Refuse a range that is reversed, beyond the stored candles, or without a full window before it."""
+    """Refuse a non-daily series, and a range that is reversed, beyond the stored candles, or without a full
+    window before it."""
+    require_daily(key.timeframe)
     if start > end:
         raise InputError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}")
     with sessions() as session:

@@ -18,6 +18,7 @@ from forecaster.registry.versions import latest_version, load_version
 from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
 from forecaster.results.gate import naive_gate
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 
 @dataclass
@@ -45,6 +46,7 @@ def forecast_step(
 
     All rows go in one transaction; models already forecast for this day are left as they are.
     """
+    require_daily(key.timeframe)
     outcome = ForecastOutcome()
     with sessions() as session:
         done = models_with_forecasts(session, key, as_of, config.run_kind)

@@ -14,6 +14,7 @@ from forecaster.errors import InputError
 from forecaster.ingest.store import load_candles, stored_range
 from forecaster.results.forecasts import forecast_days
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 
 def days_to_forecast(
@@ -25,6 +26,7 @@ def days_to_forecast(
     forecasts and the target (at most ``catch_up_days`` back) are caught up, when their candle
     is stored; a series that was never forecast starts at the target alone.
     """
+    require_daily(key.timeframe)
     with sessions() as session:
         newest = stored_range(session, key).last
         target = as_of or newest
