@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import InputError
 from forecaster.model.baselines import baseline_forecast, baseline_names
-from forecaster.model.predict import forecast
+from forecaster.model.predict import HistoryGapError, forecast
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.inputs import TORCH_TURN, read_history
 from forecaster.registry.checkpoint import CheckpointError
@@ -19,6 +19,12 @@ from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forec
 from forecaster.results.gate import naive_gate
 from forecaster.series import SeriesKey
 from forecaster.timeframes import require_daily
+
+# The reasons a model forecast is skipped while the baselines are written: its input misses more days
+# than may be bridged (a later ingest may heal them), or its checkpoint cannot be read here (another
+# machine's, or replaced). The day then stays owed for the model (``pipeline.plan``). Any other error
+# is a fault and fails the step.
+MODEL_SKIPPED = (HistoryGapError, CheckpointError)
 
 
 @dataclass
@@ -79,8 +85,8 @@ def forecast_step(
                 if frames[MODEL].attrs.get("bridged"):
                     bridged = ", ".join(frames[MODEL].attrs["bridged"])
                     outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
-            except (ValueError, CheckpointError) as exc:
-                outcome.problems.append(f"model skipped: {exc}")
+            except MODEL_SKIPPED as exc:
+                outcome.problems.append(f"model skipped: {exc} (the day stays owed: the next run tries again)")
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():

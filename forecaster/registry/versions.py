@@ -20,10 +20,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.db.integrity import violates_unique
 from forecaster.db.models import ModelVersion
 from forecaster.model.artifact import TrainedModel
 from forecaster.registry.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
 from forecaster.series import SeriesKey, of_series
+
+# One version per series, run kind and as-of day (``ModelVersion.__table_args__``).
+DAY_CONSTRAINT = "uq_model_versions_day"
 
 
 def checkpoint_path(root: Path, key: SeriesKey, model: TrainedModel) -> Path:
@@ -47,7 +51,8 @@ def save_and_register(
     """Write the checkpoint, then register it; a failed registration removes the file again.
 
     One version per series, run kind and as-of day: when a concurrent run registered that day
-    first, its version is returned and this checkpoint removed.
+    first (the violation of ``uq_model_versions_day``, and only that), its version is returned and this
+    checkpoint removed. Any other integrity error (a parent or run that does not exist) is raised.
     """
     path = checkpoint_path(root, key, model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,8 +84,10 @@ def save_and_register(
     try:
         with sessions.begin() as session:
             session.add(version)
-    except IntegrityError:
+    except IntegrityError as exc:
         path.unlink(missing_ok=True)
+        if not violates_unique(exc, ModelVersion.__table__, DAY_CONSTRAINT):  # type: ignore[arg-type]
+            raise
         with sessions() as session:
             winner = session.scalars(
                 select(ModelVersion).where(
