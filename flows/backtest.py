@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from prefect import flow, task
@@ -37,8 +37,8 @@ class BacktestParams(BaseModel):
     def _ordered(self) -> BacktestParams:
         if self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
-        if self.end > date.today():
-            raise ValueError(f"end {self.end} lies in the future")
+        if self.end > datetime.now(UTC).date():
+            raise ValueError(f"end {self.end} lies in the future (UTC)")
         return self
 
 

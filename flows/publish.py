@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 from prefect import task
@@ -38,7 +38,7 @@ def publish_task(run_id: int, pairs: list[Pair], as_of: datetime | None) -> list
             .where(Forecast.run_id == run_id)
             .order_by(Forecast.symbol, Forecast.as_of, Forecast.model, Forecast.horizon)
         ).all()
-        newest = max((row.as_of for row in rows), default=None) or as_of or datetime.now().astimezone()
+        newest = accuracy_as_of(max((row.as_of for row in rows), default=None), as_of)
         markdown = accuracy_markdown(session, [pair.key for pair in pairs], newest)
     table = pd.DataFrame(
         rows,
@@ -79,6 +79,11 @@ def publish_task(run_id: int, pairs: list[Pair], as_of: datetime | None) -> list
             description=f"Actual vs forecast with intervals, {pair}",
         )
     return written
+
+
+def accuracy_as_of(newest: datetime | None, as_of: datetime | None) -> datetime:
+    """The day the accuracy summary runs up to: the run's newest forecast, its as-of day, or now, in UTC."""
+    return newest or as_of or datetime.now(UTC)
 
 
 def _artifact_key(pair: Pair) -> str:
