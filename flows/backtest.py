@@ -13,7 +13,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from flows.params import Pair
-from flows.resources import sessions, settings
+from flows.resources import sessions, settings, torch_threads
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
 from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
@@ -44,6 +44,7 @@ class BacktestParams(BaseModel):
 
 @task(name="backtest", task_run_name="backtest {pair}")
 def backtest_task(pair: Pair, params: BacktestParams, run_id: int) -> str:
+    torch_threads()
     job = backtest_config(params.job, retrain_every=params.retrain_every, horizon=params.horizon)
     summary = run_backtest(
         sessions(),
@@ -76,6 +77,7 @@ def backtest_report_task(pair: Pair, params: BacktestParams) -> str:
 @flow(name="backtest", log_prints=True)
 def backtest(params: BacktestParams) -> State[dict[str, Any]]:
     """Replay the daily job over ``params.start..params.end`` for every pair, then report."""
+    torch_threads()
     run_id = start_run_task("backtest", params.model_dump(mode="json"), None, flow_run.get_id())
     runs = {pair: backtest_task.submit(pair, params, run_id) for pair in params.pairs}
     reports = {pair: backtest_report_task.submit(pair, params, wait_for=[runs[pair]]) for pair in params.pairs}

@@ -18,6 +18,7 @@ from prefect.states import Completed, Failed, State
 
 from flows.params import DailyParams, Pair
 from flows.publish import publish_task
+from flows.resources import torch_threads
 from flows.tasks import (
     evaluate_task,
     exchange_limit,
@@ -49,6 +50,7 @@ def daily(params: DailyParams | None = None, api_url: str | None = None) -> Stat
     exchange is served by a loopback server started for this run.
     """
     params = params or DailyParams()
+    torch_threads()
     logger = get_run_logger()
     as_of = day_start(params.as_of) if params.as_of else None
     run_id = start_run_task(params.kind, params.model_dump(mode="json"), as_of, flow_run.get_id())

@@ -14,7 +14,7 @@ from prefect.tasks import Task, exponential_backoff
 from sqlalchemy.exc import OperationalError
 
 from flows.params import Pair
-from flows.resources import sessions, settings
+from flows.resources import sessions, settings, torch_threads
 from forecaster.errors import DatabaseUnavailable, ExchangeUnavailable
 from forecaster.exchange.client import make_exchange
 from forecaster.ingest.service import IngestSummary, ingest_from_exchange
@@ -80,9 +80,11 @@ def plan_task(pair: Pair, as_of: datetime | None, catch_up_days: int, run_kind: 
 
 @task(name="train", task_run_name="train {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
 def train_task(pair: Pair, as_of: datetime, mode: TrainMode, job: JobConfig, run_id: int | None) -> TrainOutcome:
+    torch_threads()
     return train_step(sessions(), pair.key, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
 
 
 @task(name="forecast", task_run_name="forecast {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
 def forecast_task(pair: Pair, as_of: datetime, job: JobConfig, run_id: int | None) -> ForecastOutcome:
+    torch_threads()
     return forecast_step(sessions(), pair.key, as_of, job, run_id=run_id)
