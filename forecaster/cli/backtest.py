@@ -7,7 +7,14 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    TimeframeOption,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.errors import InputError
 from forecaster.pipeline.backtest import (
@@ -20,8 +27,6 @@ from forecaster.pipeline.backtest import (
 )
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.runs import finish_run, start_run
-from forecaster.series import SeriesKey
-from forecaster.timeframes import require_daily
 
 
 def register(app: typer.Typer) -> None:
@@ -39,11 +44,10 @@ def backtest_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
-    require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
-    key = SeriesKey(exchange, symbol, timeframe)
     job = backtest_config(JobConfig(), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
     sessions = open_database(config)

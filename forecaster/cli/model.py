@@ -8,7 +8,14 @@ from typing import Annotated, cast
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    TimeframeOption,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.ingest.store import stored_range
 from forecaster.model.config import TrainConfig
@@ -42,11 +49,10 @@ def train_command(
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
-    require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
-    key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, asked)
     job = JobConfig(train=TrainConfig(progress_bar=True))
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
@@ -61,10 +67,9 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
-    require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     sessions = open_database(settings(database_url))
-    key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, asked)
     typer.echo(forecast_step(sessions, key, day, JobConfig()).line(key, day))
 
@@ -79,8 +84,8 @@ def evaluate_command(
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
     require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe) if exchange and symbol else None
     sessions = open_database(settings(database_url))
-    key = SeriesKey(exchange, symbol, timeframe) if exchange and symbol else None
     typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")
 
 

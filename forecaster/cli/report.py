@@ -7,14 +7,19 @@ from typing import Annotated, Literal
 
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    TimeframeOption,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.dates import utc_now
 from forecaster.report.accuracy import newest_scored
 from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
-from forecaster.series import SeriesKey
-from forecaster.timeframes import require_daily
 
 
 def register(app: typer.Typer) -> None:
@@ -37,11 +42,8 @@ def report_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
-    require_daily(timeframe)
-    if "/" not in symbol:
-        raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
+    key = modelled_series(exchange, symbol, timeframe)
     config = settings(database_url)
-    key = SeriesKey(exchange, symbol, timeframe)
     sessions = open_database(config)
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)

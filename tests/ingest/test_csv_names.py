@@ -83,3 +83,28 @@ def test_the_command_refuses_them_in_one_line_and_creates_nothing(args, message,
     assert result.returncode == 1, result.stdout
     assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, result.stderr
     assert not database.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "-e", "binanse", "-s", "ETH/USDT"],
+        ["forecast", "-e", "binance", "-s", "ETH/USTD"],
+        ["evaluate", "-e", "binanse", "-s", "ETH/USDT"],
+        ["report", "-e", "binanse", "-s", "ETH/USDT"],
+        ["backtest", "-e", "binance", "-s", "ETHUSDT", "--start", "2024-06-01", "--end", "2024-06-30"],
+    ],
+)
+def test_every_command_refuses_a_misspelled_series_before_opening_the_database(args, tmp_path: Path):
+    database = tmp_path / "names.db"
+    result = subprocess.run(
+        [sys.executable, "-c", "from flows.cli import main; main()", *args, "--database-url", f"sqlite:///{database}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith(("error: unknown exchange", "error: bad symbol")), result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert not database.exists()
