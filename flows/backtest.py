@@ -15,7 +15,7 @@ from pydantic import Field
 
 from flows.params import Pairs, check_day, check_pairs
 from flows.publish import artifact_key
-from flows.resources import sessions, settings
+from flows.resources import sessions, settings, torch_threads
 from flows.runs import record_unfinished_run
 from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
@@ -42,6 +42,7 @@ class BacktestFailed(ForecasterError):
 
 @task(name="backtest", task_run_name="backtest {pair}")
 def backtest_task(pair: SeriesKey, start: datetime, end: datetime, job: JobConfig, run_id: int) -> str:
+    torch_threads()
     summary = run_backtest(sessions(), pair, start, end, job, settings().checkpoint_dir, run_id=run_id)
     return summary.line()
 
@@ -74,6 +75,7 @@ def backtest(
 ) -> State[Any]:
     """Replay the daily job over ``start..end`` for every series, then report."""
     check_pairs(pairs)
+    torch_threads()
     if start > end:
         raise InputError(f"start {start} is after end {end}")
     check_day(end, "end")

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 
 from flows.params import AsOf, CatchUpDays, ExchangeConcurrency, Pairs, check_day, check_pairs
 from flows.publish import publish_task
-from flows.resources import check_worker_settings, settings
+from flows.resources import check_worker_settings, settings, torch_threads
 from flows.retention import prune_task
 from flows.runs import record_unfinished_run, run_trigger
 from flows.tasks import (
@@ -75,6 +75,7 @@ def daily(
     config = settings()
     if deployment.get_id() is not None:
         check_worker_settings(config)
+    torch_threads()
     logger = get_run_logger()
     logger.info("database %s, data directory %s", config.safe_database_url, config.data_dir.resolve())
     day = day_start(as_of) if as_of else None

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from forecaster.errors import InputError
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 Pairs = Annotated[list[SeriesKey], Field(min_length=1, description="The series to run: exchange, symbol, timeframe.")]
 AsOf = Annotated[date | None, Field(description="Forecast as of this day's candle (UTC); default: the newest.")]
@@ -34,9 +35,11 @@ def pairs_of(exchange: str, symbols: list[str], timeframe: str = "1d") -> list[S
 
 
 def check_pairs(pairs: list[SeriesKey]) -> None:
-    """Each series once."""
+    """Each series once, and daily: the job models daily series only (README, "Timeframes")."""
     if len(set(pairs)) != len(pairs):
         raise InputError("the same (exchange, symbol, timeframe) appears twice in pairs")
+    for pair in pairs:
+        require_daily(pair.timeframe)
 
 
 def check_day(day: date | None, name: str) -> None:

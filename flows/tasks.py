@@ -13,7 +13,7 @@ from prefect.states import State
 from prefect.tasks import Task, exponential_backoff
 from sqlalchemy.exc import OperationalError
 
-from flows.resources import sessions, settings
+from flows.resources import sessions, settings, torch_threads
 from forecaster.config import Settings
 from forecaster.errors import DatabaseUnavailable, ExchangeUnavailable
 from forecaster.exchange.client import make_exchange
@@ -113,6 +113,7 @@ def plan_task(pair: SeriesKey, as_of: datetime | None, catch_up_days: int, run_k
 
 @task(name="train", task_run_name="train {pair} {as_of:%Y-%m-%d}", **IO_RETRIES)
 def train_task(pair: SeriesKey, as_of: datetime, mode: TrainMode, job: JobConfig, run_id: int | None) -> TrainOutcome:
+    torch_threads()
     outcome = train_step(sessions(), pair, as_of, mode, job, settings().checkpoint_dir, run_id=run_id)
     get_run_logger().info("%s", outcome.line(pair))
     return outcome
@@ -124,6 +125,7 @@ def forecast_task(
 ) -> ForecastOutcome:
     """The forecast set of one day. ``trained`` is the day's training outcome, or its error when it failed:
     then only the baselines are written, and the model stays owed to the next run."""
+    torch_threads()
     with_model = not isinstance(trained, BaseException)
     outcome = forecast_step(
         sessions(), pair, as_of, job, run_id=run_id, with_model=with_model, checkpoint_dir=settings().checkpoint_dir

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     exchange_concurrency: int = Field(
         default=2, ge=0, le=64, description="Parallel ingests per exchange under Prefect (0: no limit)."
     )
+    torch_threads: int = Field(
+        default=1,
+        ge=0,
+        le=1024,
+        description="torch intra-op threads per process, set at the entry points (0: torch's default, one per core).",
+    )
     task_retry_delay_s: float = Field(
         default=10.0,
         ge=0.0,

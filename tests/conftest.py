@@ -26,7 +26,10 @@ from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402
 from forecaster.ingest.clean import CleanCandles  # noqa: E402
 from forecaster.ingest.service import save_batch  # noqa: E402
+from forecaster.runtime import set_torch_threads  # noqa: E402
 from forecaster.series import SeriesKey  # noqa: E402
+
+set_torch_threads(1)  # the test process's entry point, as the command and the flows set it (FORECASTER_TORCH_THREADS)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PG_ADMIN_URL = os.environ.get("FORECASTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

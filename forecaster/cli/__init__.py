@@ -11,7 +11,9 @@ from pydantic import ValidationError
 
 from forecaster.cli import backtest, db, ingest, model, registry, report
 from forecaster.cli.common import validation_message
+from forecaster.config import Settings
 from forecaster.errors import ForecasterError
+from forecaster.runtime import set_torch_threads
 
 app = typer.Typer(
     name="forecaster",
@@ -36,6 +38,7 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
+        set_torch_threads(Settings().torch_threads)
         # Outside standalone mode click returns a command's exit code (typer.Exit) instead of exiting.
         code = app(standalone_mode=False)
     except (ForecasterError, ValidationError) as exc:

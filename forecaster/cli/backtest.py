@@ -13,6 +13,7 @@ from forecaster.cli.common import (
     JobOption,
     TimeframeOption,
     job_config,
+    modelled_series,
     open_database,
     settings,
 )
@@ -29,7 +30,6 @@ from forecaster.pipeline.backtest import (
     write_backtest_files,
 )
 from forecaster.pipeline.runs import finish_run, start_run
-from forecaster.series import SeriesKey
 
 
 def register(app: typer.Typer) -> None:
@@ -48,10 +48,10 @@ def backtest_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
+    key = modelled_series(exchange, symbol, timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
-    key = SeriesKey(exchange, symbol, timeframe)
     job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
     sessions = open_database(config)

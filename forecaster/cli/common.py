@@ -14,7 +14,10 @@ from forecaster.config import Settings
 from forecaster.db.engine import make_engine, ping, session_factory
 from forecaster.db.migrate import ensure_schema
 from forecaster.errors import InputError
+from forecaster.exchange.names import check_exchange_id, check_symbol
 from forecaster.pipeline.config import JobConfig
+from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 DatabaseOption = Annotated[
     str | None,
@@ -84,6 +87,16 @@ def open_database(config: Settings) -> sessionmaker[Session]:
     ping(engine)
     ensure_schema(engine)
     return session_factory(engine)
+
+
+def modelled_series(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
+    """The series of a command that models it (train, forecast, evaluate, report, backtest): its exchange id
+    and symbol checked offline and its timeframe daily, before the database is opened, so that bad input
+    is one clear error and writes nothing."""
+    check_exchange_id(exchange)
+    check_symbol(symbol)
+    require_daily(timeframe)
+    return SeriesKey(exchange, symbol, timeframe)
 
 
 def split_symbols(text: str) -> list[str]:

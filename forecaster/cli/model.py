@@ -14,6 +14,7 @@ from forecaster.cli.common import (
     JobOption,
     TimeframeOption,
     job_config,
+    modelled_series,
     open_database,
     settings,
 )
@@ -24,6 +25,7 @@ from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[
@@ -49,10 +51,11 @@ def train_command(
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
+    key = modelled_series(exchange, symbol, timeframe)
+    asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
-    key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
+    day = _as_of(sessions, key, asked)
     job = job_config(job_file, progress_bar=True)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
     typer.echo(outcome.line(key))
@@ -67,13 +70,13 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
+    key = modelled_series(exchange, symbol, timeframe)
+    asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
-    key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
-    typer.echo(
-        forecast_step(sessions, key, day, job_config(job_file), checkpoint_dir=config.checkpoint_dir).line(key, day)
-    )
+    day = _as_of(sessions, key, asked)
+    outcome = forecast_step(sessions, key, day, job_config(job_file), checkpoint_dir=config.checkpoint_dir)
+    typer.echo(outcome.line(key, day))
 
 
 def evaluate_command(
@@ -85,14 +88,20 @@ def evaluate_command(
     """Score every forecast whose target candle has arrived and is not scored yet."""
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
+    require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe) if exchange and symbol else None
     sessions = open_database(settings(database_url))
-    key = SeriesKey(exchange, symbol, timeframe) if exchange and symbol else None
     typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")
 
 
-def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) -> datetime:
-    if text is not None:
-        return parse_date(text, option="--as-of")
+def _parse_as_of(text: str | None) -> datetime | None:
+    """``--as-of``, read before the database is opened: a bad date writes nothing."""
+    return parse_date(text, option="--as-of") if text is not None else None
+
+
+def _as_of(sessions: sessionmaker[Session], key: SeriesKey, asked: datetime | None) -> datetime:
+    if asked is not None:
+        return asked
     with sessions() as session:
         newest = stored_range(session, key).last
     if newest is None:

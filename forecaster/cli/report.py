@@ -13,14 +13,13 @@ from forecaster.cli.common import (
     JobOption,
     TimeframeOption,
     job_config,
+    modelled_series,
     open_database,
     settings,
 )
 from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
-from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
 
 
 def register(app: typer.Typer) -> None:
@@ -45,11 +44,8 @@ def report_command(
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
     (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
-    timeframe_ms(timeframe)
-    if "/" not in symbol:
-        raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
+    key = modelled_series(exchange, symbol, timeframe)
     config = settings(database_url)
-    key = SeriesKey(exchange, symbol, timeframe)
     sessions = open_database(config)
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)

@@ -67,6 +67,7 @@ class IngestRun(Base):
     last_ts: Mapped[datetime | None]
     gaps: Mapped[list[Any]] = mapped_column(default=list)
     rejected: Mapped[list[Any]] = mapped_column(default=list)
+    # Why a failed ingest failed; for an ok one, its warnings (e.g. "no candles after 2025-12-31: ...").
     error: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))  # the daily run that ingested; null: CLI
 

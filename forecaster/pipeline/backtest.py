@@ -4,7 +4,7 @@ Every as-of day in the range runs exactly the daily job's code (``evaluate_step`
 ``train_step`` with the auto policy, ``forecast_step``) under ``run_kind = 'backtest'``, which
 keeps its forecasts and its model lineage apart from the live ones. Each step reads only candles
 up to its as-of day, so there is no look-ahead by construction (and a test checks it). Days that
-already have their forecasts are skipped: an interrupted backtest resumes where it stopped, and a
+already have the model's forecast are skipped: an interrupted backtest resumes where it stopped, and a
 finished one re-run changes nothing.
 """
 
@@ -30,8 +30,9 @@ from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.report.accuracy import accuracy_table, scored_forecasts
 from forecaster.report.plots import plot_forecasts, plot_rolling_mae
-from forecaster.results.forecasts import forecast_days
+from forecaster.results.forecasts import MODEL, forecast_days
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 RUN_KIND = "backtest"
 
@@ -81,7 +82,9 @@ def backtest_config(job: JobConfig, *, retrain_every: int, horizon: int) -> JobC
 def check_range(
     sessions: sessionmaker[Session], key: SeriesKey, start: datetime, end: datetime, job: JobConfig
 ) -> None:
-    """Refuse a range that is reversed, beyond the stored candles, or without a full window before it."""
+    """Refuse a non-daily series, and a range that is reversed, beyond the stored candles, or without a full
+    window before it."""
+    require_daily(key.timeframe)
     if start > end:
         raise InputError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}")
     with sessions() as session:
@@ -117,7 +120,7 @@ def run_backtest(
     summary = BacktestSummary(key, start, end)
     with sessions() as session:
         stored = [ts.to_pydatetime() for ts in load_candles(session, key, start=start, end=end)["ts"]]
-        done = forecast_days(session, key, RUN_KIND, start, end)
+        done = forecast_days(session, key, RUN_KIND, start, end, model=MODEL)
     todo = [day for day in stored if day not in done]
     summary.skipped = len(stored) - len(todo)
     for number, day in enumerate(todo, start=1):

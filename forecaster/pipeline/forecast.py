@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.errors import InputError
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
-from forecaster.model.predict import forecast
+from forecaster.model.predict import HistoryGapError, forecast
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.inputs import TORCH_TURN, read_history
 from forecaster.registry.checkpoint import CheckpointError
@@ -22,6 +22,13 @@ from forecaster.registry.versions import latest_version, load_version
 from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
 from forecaster.results.gate import Gate, naive_gate
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
+
+# The reasons a model forecast is skipped while the baselines are written: its input misses more days
+# than may be bridged (a later ingest may heal them), or its checkpoint cannot be read here (another
+# machine's, or replaced). The day then stays owed for the model (``pipeline.plan``). Any other error
+# is a fault and fails the step.
+MODEL_SKIPPED = (HistoryGapError, CheckpointError)
 
 
 @dataclass
@@ -57,6 +64,7 @@ def forecast_step(
     for the model, which the next run forecasts. The model's checkpoint comes from the cache under
     ``checkpoint_dir`` or, on a miss, the database.
     """
+    require_daily(key.timeframe)
     outcome = ForecastOutcome()
     with sessions() as session:
         done = models_with_forecasts(session, key, as_of, config.run_kind)
@@ -122,8 +130,8 @@ def _add_model(
         trained = load()
         with TORCH_TURN:
             frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
-    except (ValueError, CheckpointError) as exc:
-        outcome.problems.append(f"model skipped: {exc}")
+    except MODEL_SKIPPED as exc:
+        outcome.problems.append(f"model skipped: {exc} (the day stays owed: the next run tries again)")
         return
     levels[MODEL] = trained.model_config.interval_level
     if frames[MODEL].attrs.get("bridged"):

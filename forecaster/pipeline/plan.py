@@ -16,7 +16,7 @@ from forecaster.ingest.store import load_candles, stored_range
 from forecaster.model.baselines import baseline_names
 from forecaster.results.forecasts import MODEL, complete_days
 from forecaster.series import SeriesKey, of_series
-from forecaster.timeframes import to_timedelta
+from forecaster.timeframes import require_daily, to_timedelta
 
 
 def days_to_forecast(
@@ -29,6 +29,7 @@ def days_to_forecast(
     (the model or a baseline missing, e.g. after a failed training) is owed, holes left by re-runs of
     older days included; a series that was never forecast starts at the target alone.
     """
+    require_daily(key.timeframe)
     with sessions() as session:
         target = as_of or stored_range(session, key).last
         if target is None:

@@ -22,6 +22,7 @@ from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.manifest import build_manifest
 from forecaster.registry.versions import latest_version, load_version, save_and_register
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def train_step(
     and the series' lock (``forecaster.db.locks``), and whoever comes second finds the version of
     the day already registered and reuses it instead of training again.
     """
+    require_daily(key.timeframe)
     done = _already_trained(sessions, key, as_of, config.run_kind)
     if done is not None:
         return done

@@ -23,11 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.db.integrity import violates_unique
 from forecaster.db.models import ModelVersion
 from forecaster.model.artifact import TrainedModel
 from forecaster.registry.checkpoint import checkpoint_bytes, model_from_bytes, remove_stale_temp_files, write_atomically
 from forecaster.registry.store import checkpoint_data, store_checkpoint
 from forecaster.series import SeriesKey, of_series
+
+# One version per series, run kind and as-of day (``ModelVersion.__table_args__``).
+DAY_CONSTRAINT = "uq_model_versions_day"
 
 
 def checkpoint_key(key: SeriesKey, model: TrainedModel) -> str:
@@ -51,7 +55,8 @@ def save_and_register(
     under ``root`` (the cache folder); a failed registration removes the file again.
 
     One version per series, run kind and as-of day: when a concurrent run registered that day
-    first, its version is returned and this checkpoint removed.
+    first (the violation of ``uq_model_versions_day``, and only that), its version is returned and this
+    checkpoint removed. Any other integrity error (a parent or run that does not exist) is raised.
     """
     data = checkpoint_bytes(model)
     sha256 = hashlib.sha256(data).hexdigest()
@@ -88,8 +93,10 @@ def save_and_register(
             session.add(version)
             session.flush()
             store_checkpoint(session, version.id, data, sha256)
-    except IntegrityError:
+    except IntegrityError as exc:
         path.unlink(missing_ok=True)
+        if not violates_unique(exc, ModelVersion.__table__, DAY_CONSTRAINT):  # type: ignore[arg-type]
+            raise
         with sessions() as session:
             winner = session.scalars(
                 select(ModelVersion).where(

@@ -89,8 +89,11 @@ def _float(value: object) -> float | None:
     return None if value is None or pd.isna(value) else float(value)  # type: ignore[arg-type]
 
 
-def forecast_days(session: Session, key: SeriesKey, run_kind: str, start: datetime, end: datetime) -> set[datetime]:
-    """The as-of days in ``[start, end]`` that already have forecasts of this series and run kind."""
+def forecast_days(
+    session: Session, key: SeriesKey, run_kind: str, start: datetime, end: datetime, *, model: str | None = None
+) -> set[datetime]:
+    """The as-of days in ``[start, end]`` that already have forecasts of this series and run kind (of
+    ``model`` only, when given)."""
     query = (
         select(Forecast.as_of)
         .distinct()
@@ -101,6 +104,8 @@ def forecast_days(session: Session, key: SeriesKey, run_kind: str, start: dateti
             Forecast.as_of <= end,
         )
     )
+    if model is not None:
+        query = query.where(Forecast.model == model)
     return {as_utc(day) for day in session.scalars(query)}
 
 
