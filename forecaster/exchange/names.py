@@ -9,7 +9,7 @@ import re
 import ccxt
 
 from forecaster.errors import InputError
-from forecaster.exchange.open import DEMO
+from forecaster.series import DEMO
 
 # ccxt's unified symbol: BASE/QUOTE for spot, BASE/QUOTE:SETTLE (and an expiry, strike and kind) for
 # derivatives. Currency codes are letters and digits, sometimes with '.', '_' or '-' (USDC.E, 1000SHIB).
