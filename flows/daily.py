@@ -83,6 +83,7 @@ def daily(
     reap_runs_task()
     run_id = start_run_task(run_trigger(), _jsonable(parameters), day, flow_run.get_id())
     results = [SeriesResult(pair) for pair in pairs]
+    finished = False
     try:
         steps = _Steps.with_retry_delay(config.task_retry_delay_s)
         slots = config.exchange_concurrency if exchange_concurrency is None else exchange_concurrency
@@ -99,10 +100,13 @@ def daily(
         pruned = prune_task(return_state=True)  # the retention policy; a failure leaves the run's outcome alone
         if not pruned.is_completed():
             logger.warning("checkpoints not pruned: %s", pruned.message)
+        finished = True
     finally:
         summary = "\n".join(_describe(result) for result in results)
+        if not finished:
+            summary += "\nthe run stopped early: see its flow run's log"
         failed = [result for result in results if result.error]
-        finish_run_task(run_id, "failed" if failed else "completed", summary, pairs)
+        finish_run_task(run_id, "failed" if failed or not finished else "completed", summary, pairs)
     logger.info("run %s:\n%s", run_id, summary)
     if failed:
         names = ", ".join(f"{result.pair} ({result.error})" for result in failed)
