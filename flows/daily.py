@@ -85,7 +85,7 @@ def daily(
     results = [SeriesResult(pair) for pair in pairs]
     finished = False
     try:
-        steps = _Steps.with_retry_delay(config.task_retry_delay_s)
+        steps = _Steps.with_retries(config.task_retries, config.task_retry_delay_s)
         slots = config.exchange_concurrency if exchange_concurrency is None else exchange_concurrency
         if slots:
             _ensure_exchange_limits(pairs, slots)
@@ -118,7 +118,7 @@ def daily(
 
 @dataclass(frozen=True)
 class _Steps:
-    """The I/O tasks, with the operator's retry delay (``FORECASTER_TASK_RETRY_DELAY_S``)."""
+    """The I/O tasks, with the operator's retries (``FORECASTER_TASK_RETRIES``, ``FORECASTER_TASK_RETRY_DELAY_S``)."""
 
     ingest: Any
     evaluate: Any
@@ -127,9 +127,9 @@ class _Steps:
     forecast: Any
 
     @classmethod
-    def with_retry_delay(cls, delay_s: float) -> _Steps:
+    def with_retries(cls, retries: int, delay_s: float) -> _Steps:
         tasks = (ingest_task, evaluate_task, plan_task, train_task, forecast_task)
-        return cls(*(task.with_options(**io_retries(delay_s)) for task in tasks))
+        return cls(*(task.with_options(**io_retries(delay_s, retries)) for task in tasks))
 
 
 def _run_series(

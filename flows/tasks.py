@@ -34,15 +34,16 @@ def transient_only(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -
     return isinstance(state.result(raise_on_failure=False), TRANSIENT)
 
 
-def io_retries(delay_s: float) -> dict[str, Any]:
+def io_retries(delay_s: float, retries: int = 2) -> dict[str, Any]:
     """On top of the per-request retries inside the library: a step that still failed on a transient error
-    (an exchange or database outage longer than those) runs again after ``delay_s``, then twice that.
+    (an exchange or database outage longer than those) runs again, ``retries`` times: after ``delay_s``, then
+    twice that, and so on.
 
-    Tasks are declared with the default delay; a flow applies ``FORECASTER_TASK_RETRY_DELAY_S`` with
-    ``task.with_options(**io_retries(settings.task_retry_delay_s))``."""
+    Tasks are declared with the defaults; a flow applies ``FORECASTER_TASK_RETRIES`` and
+    ``FORECASTER_TASK_RETRY_DELAY_S`` with ``task.with_options(**io_retries(...))``."""
     return {
-        "retries": 2,
-        "retry_delay_seconds": exponential_backoff(backoff_factor=delay_s)(2),
+        "retries": retries,
+        "retry_delay_seconds": exponential_backoff(backoff_factor=delay_s)(retries),
         "retry_jitter_factor": 0.5,
         "retry_condition_fn": transient_only,
     }

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         le=1024,
         description="torch intra-op threads per process, set at the entry points (0: torch's default, one per core).",
     )
+    task_retries: int = Field(
+        default=2, ge=0, le=10, description="Prefect retries of a step that failed on a transient error."
+    )
     task_retry_delay_s: float = Field(
         default=10.0,
         ge=0.0,
