@@ -53,10 +53,10 @@ def train_command(
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
+    job = job_config(job_file, progress_bar=True)  # every option read before the database is opened
     config = settings(database_url)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
-    job = job_config(job_file, progress_bar=True)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
     typer.echo(outcome.line(key))
 
@@ -72,10 +72,11 @@ def forecast_command(
     """Write the forecasts of the model and the baselines as of a day."""
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
+    job = job_config(job_file)  # every option read before the database is opened
     config = settings(database_url)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
-    outcome = forecast_step(sessions, key, day, job_config(job_file), checkpoint_dir=config.checkpoint_dir)
+    outcome = forecast_step(sessions, key, day, job, checkpoint_dir=config.checkpoint_dir)
     typer.echo(outcome.line(key, day))
 
 

@@ -45,11 +45,11 @@ def report_command(
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
     (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
     key = modelled_series(exchange, symbol, timeframe)
+    min_n = job_config(job_file).gate.min_pairs  # every option read before the database is opened
     config = settings(database_url)
     sessions = open_database(config)
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)
-        min_n = job_config(job_file).gate.min_pairs
         summary = accuracy_markdown(session, [key], run_kind=run_kind, min_n=min_n)
     typer.echo(str(path))
     typer.echo("")
