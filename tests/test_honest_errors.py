@@ -115,3 +115,26 @@ def test_an_integrity_error_other_than_the_same_day_is_raised(registered, model,
         sessions, tmp_path / "checkpoints", KEY, model, run_kind="live", parent_id=None, run_id=None, manifest={}
     )
     assert again.id == registered.id
+
+
+def test_a_model_forecast_skipped_for_a_gap_in_its_input_stays_owed_and_is_written_once_healed(
+    model, btc, sessions, tmp_path
+):
+    candles = window(btc)
+    as_of = candles["ts"].iloc[-1].to_pydatetime()
+    missing = candles["ts"].between(as_of - pd.Timedelta(days=6), as_of - pd.Timedelta(days=2))  # 5 days > 3
+    store_candles(sessions, KEY, candles[~missing])
+    save_and_register(
+        sessions, tmp_path / "checkpoints", KEY, model, run_kind="live", parent_id=None, run_id=None, manifest={}
+    )
+
+    first = forecast_step(sessions, KEY, as_of, TINY_JOB)
+    assert sorted(first.written) == ["drift", "moving_average", "naive"]
+    assert first.problems and first.problems[0].startswith(f"model skipped: forecast as of {as_of:%Y-%m-%d} needs")
+    assert "the next run tries again" in first.problems[0]
+    assert days_to_forecast(sessions, KEY, None, 7, "live") == [as_of]  # the model's forecast is still owed
+
+    store_candles(sessions, KEY, candles[missing])  # a later ingest brings the missing days
+    second = forecast_step(sessions, KEY, as_of, TINY_JOB)
+    assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "moving_average", "naive"]
+    assert days_to_forecast(sessions, KEY, None, 7, "live") == []
