@@ -2,37 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, select
 
-from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle
-from tests.conftest import DATA
-
-
-def forecaster(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from forecaster.cli import main; main()", *args, "--database-url", database_url],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def count_candles(database_url: str) -> int:
-    """Stored candles; 0 where the command never even created the schema."""
-    engine = make_engine(database_url)
-    if not inspect(engine).has_table("candles"):
-        return 0
-    with session_factory(engine)() as session:
-        count = session.scalar(select(func.count()).select_from(Candle)) or 0
-    engine.dispose()
-    return count
+from tests.support.cli import forecaster
+from tests.support.rows import row_count
 
 
 @pytest.fixture
@@ -52,16 +29,16 @@ def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
         and " new, 0 updated; stored 2018-01-01.." in lines[0]
     )
     assert "page 2" in result.stderr  # progress on a multi-page backfill
-    first = count_candles(sqlite_url)
+    first = row_count(sqlite_url, Candle)
     again = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=sqlite_url, cwd=tmp_path)
     assert again.returncode == 0 and ": 0 new, 0 updated" in again.stdout
-    assert count_candles(sqlite_url) == first
+    assert row_count(sqlite_url, Candle) == first
 
 
-def test_csv_import_of_real_history(sqlite_url, tmp_path):
-    csv = DATA / "ETHUSDT.csv"
-    if not csv.exists():
-        pytest.skip(f"real candles not found at {csv}")
+def test_csv_import_of_a_long_history_with_gaps(eth: pd.DataFrame, sqlite_url, tmp_path):
+    csv = tmp_path / "ETHUSDT.csv"  # as the real export is written: a date a row, 3142 rows, 6 days missing
+    export = eth.rename(columns={"ts": "timestamp"}).assign(timestamp=eth["ts"].dt.strftime("%Y-%m-%d"))
+    export.to_csv(csv, index=False)
     result = forecaster(
         "import-csv", str(csv), "--exchange", "binance", "--symbol", "ETH/USDT", database_url=sqlite_url, cwd=tmp_path
     )
@@ -88,7 +65,7 @@ def test_bad_ingest_input_is_one_clear_line_and_writes_nothing(args, message, sq
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert count_candles(sqlite_url) == 0
+    assert row_count(sqlite_url, Candle) == 0
 
 
 CSV_HEADER = "timestamp,open,high,low,close,volume\n"
@@ -111,7 +88,7 @@ def test_bad_csv_is_refused_whole(content, message, sqlite_url, tmp_path):
     )
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
-    assert count_candles(sqlite_url) == 0
+    assert row_count(sqlite_url, Candle) == 0
 
 
 def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):

@@ -11,7 +11,7 @@ from flows.daily import daily
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Candle, Forecast
-from tests.flows.conftest import params
+from tests.support.tiny import params
 
 
 def rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -7,8 +7,7 @@ import pandas as pd
 import pytest
 
 from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
-
-from .conftest import make_candles
+from tests.support.candles import make_candles
 
 WINDOW, HELD_BACK = 600, 150
 MODEL = ModelConfig(lookback=10, horizon=3, lstm_hidden=16, gru_hidden=8, dropout=0.0)

@@ -2,53 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 from pydantic import ValidationError
-from sqlalchemy import func, inspect, select
+from sqlalchemy import select
 
 from flows.params import DailyParams
 from forecaster.cli.common import validation_message
-from forecaster.db.engine import make_engine, session_factory
-from forecaster.db.models import Candle, Forecast, ModelVersion, Run
+from forecaster.db.models import Candle, Forecast, Run
 from forecaster.errors import InputError
 from forecaster.ingest.csv_import import import_csv
-from forecaster.ingest.store import load_candles, store_candles
-from forecaster.pipeline.train import train_step
+from forecaster.ingest.store import load_candles
 from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.versions import load_version
 from forecaster.series import SeriesKey
-from tests.flows.conftest import TINY_JOB, window
+from tests.support.cli import forecaster
+from tests.support.rows import row_count
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
-
-
-def forecaster(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The console entry ``flows.cli:main`` in its own process."""
-    return subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def rows(url: str, table: type) -> int:
-    engine = make_engine(url)
-    if not inspect(engine).has_table(table.__tablename__):
-        return 0
-    with session_factory(engine)() as session:
-        count = session.scalar(select(func.count()).select_from(table)) or 0
-    engine.dispose()
-    return count
 
 
 BACKTEST = ["backtest", "-e", "binance", "-s", "BTC/USDT"]
@@ -75,11 +49,11 @@ BACKTEST = ["backtest", "-e", "binance", "-s", "BTC/USDT"]
 )
 def test_bad_option_is_one_line_nonzero_and_writes_nothing(args, message, tmp_path):
     url = f"sqlite:///{tmp_path / 'bad.db'}"
-    result = forecaster(*args, "--database-url", url, cwd=tmp_path)
+    result = forecaster(*args, database_url=url, cwd=tmp_path)
     assert result.returncode != 0
     assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
-    assert rows(url, Candle) == 0 and rows(url, Run) == 0 and rows(url, Forecast) == 0
+    assert row_count(url, Candle) == 0 and row_count(url, Run) == 0 and row_count(url, Forecast) == 0
 
 
 @pytest.mark.parametrize(
@@ -129,30 +103,19 @@ def test_csv_row_off_the_day_grid_after_conversion_is_refused_with_its_line(tmp_
     path.write_text(MIXED + "2024-01-05T00:00:00+02:00,1.4,1.6,1.2,1.5,9\n")  # 2024-01-04 22:00 UTC
     url = f"sqlite:///{tmp_path / 'csv.db'}"
     result = forecaster(
-        "import-csv", str(path), "-e", "binance", "--symbol", "BTC/USDT", "--database-url", url, cwd=tmp_path
+        "import-csv", str(path), "-e", "binance", "--symbol", "BTC/USDT", database_url=url, cwd=tmp_path
     )
     assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
     assert f"{path}:6: 2024-01-04T22:00:00+00:00 (in UTC) is not a 1d candle open time" in result.stderr
-    assert rows(url, Candle) == 0
-
-
-@pytest.fixture
-def trained(sessions, btc, tmp_path) -> ModelVersion:
-    """A registered tiny model for BTC/USDT as of its last candle."""
-    with sessions.begin() as session:
-        store_candles(session, KEY, window(btc))
-    as_of = window(btc)["ts"].iloc[-1].to_pydatetime()
-    outcome = train_step(sessions, KEY, as_of, "full", TINY_JOB, tmp_path / "checkpoints")
-    with sessions() as session:
-        return session.get_one(ModelVersion, outcome.version_id)
+    assert row_count(url, Candle) == 0
 
 
 def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_reason(
-    trained, sessions, database_url, tmp_path
+    registered, sessions, database_url, tmp_path
 ):
-    path = Path(trained.checkpoint_path)
+    path = Path(registered.checkpoint_path)
     path.write_bytes(path.read_bytes() + b"\0")
-    result = forecaster("forecast", "-e", "binance", "-s", "BTC/USDT", "--database-url", database_url, cwd=tmp_path)
+    result = forecaster("forecast", "-e", "binance", "-s", "BTC/USDT", database_url=database_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
     assert "\n" not in line and "wrote naive, drift, moving_average" in line
@@ -162,15 +125,15 @@ def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_re
     assert models == {"naive", "drift", "moving_average"}
 
 
-def test_foreign_checkpoint_registered_under_its_own_hash_is_refused(trained, sessions):
+def test_foreign_checkpoint_registered_under_its_own_hash_is_refused(registered, sessions):
     import hashlib
 
-    path = Path(trained.checkpoint_path)
+    path = Path(registered.checkpoint_path)
     torch.save({"format": "someone-else/1", "weights": torch.zeros(3)}, path)
-    trained.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    registered.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(CheckpointError, match="is not a forecaster model checkpoint"):
-        load_version(trained)
+        load_version(registered)
     torch.save({"format": "x", "code": InputError("pickled object")}, path)  # not weights-only
-    trained.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    registered.checkpoint_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        load_version(trained)
+        load_version(registered)

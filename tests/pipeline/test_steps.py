@@ -11,28 +11,21 @@ from sqlalchemy import func, select, text
 
 from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
-from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.registry.versions import load_version, save_and_register
-from forecaster.results.gate import GateConfig
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
+from tests.support.tiny import TINY_JOB
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
 
 @pytest.fixture
 def config() -> JobConfig:
-    return JobConfig(
-        model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
-        train=TrainConfig(
-            window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=32, accelerator="cpu"
-        ),
-        gate=GateConfig(min_pairs=5),
-    )
+    return TINY_JOB
 
 
 def store(sessions, frame: pd.DataFrame) -> None:

@@ -26,7 +26,8 @@ from forecaster.pipeline.train import train_step
 from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.versions import load_version
 from forecaster.series import SeriesKey
-from tests.flows.conftest import LAST_DAY, TINY_JOB, clock_after, params, window
+from tests.support.candles import LAST_DAY, clock_after, window
+from tests.support.tiny import TINY_JOB, params
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY, API_SECRET, DB_PASSWORD = "key-4c1d9e", "secret-9f3a7b", "pw-77e2c5"

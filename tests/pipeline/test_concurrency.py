@@ -28,9 +28,12 @@ from forecaster.db.locks import advisory_lock
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
-from tests.flows.conftest import LAST_DAY, TINY_JOB, clock_after, params, window
-from tests.hardening.test_database_faults import assert_same_rows, series_rows
-from tests.test_jobs import KEY, store
+from forecaster.series import SeriesKey
+from tests.support.candles import LAST_DAY, clock_after, store_candles, window
+from tests.support.rows import assert_same_rows, series_rows
+from tests.support.tiny import TINY_JOB, params
+
+KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
 SYMBOLS = ("BTC/USDT", "ETH/USDT")
 
@@ -138,7 +141,7 @@ print(json.dumps({"trained": outcome.trained, "version": outcome.version_id}))
 
 def test_two_processes_training_the_same_day_register_one_version(database_url, btc, sessions, tmp_path):
     history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-06-30")]
-    store(sessions, history)
+    store_candles(sessions, KEY, history)
     as_of = history["ts"].iloc[-1].to_pydatetime()
     (tmp_path / "ready").mkdir()
     args = [database_url, json.dumps([KEY.exchange, KEY.symbol, KEY.timeframe]), as_of.isoformat()]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
@@ -21,8 +21,6 @@ from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastEvaluation
 from forecaster.errors import InputError
 from forecaster.model.artifact import TrainedModel
-from forecaster.model.config import ModelConfig, TrainConfig
-from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
@@ -31,14 +29,15 @@ from forecaster.report.accuracy import accuracy_table, newest_scored
 from forecaster.report.markdown import accuracy_markdown, window_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts, plot_losses, plot_rolling_mae
-from forecaster.results.gate import GateConfig
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
+from tests.support.postgres import truncate_all
+from tests.support.tiny import TINY_JOB, TINY_MODEL
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 EMPTY = SeriesKey("binance", "ETH/USDT", "1d")
 PNG = b"\x89PNG\r\n\x1a\n"
-HORIZON = 3
+HORIZON = TINY_MODEL.horizon
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,8 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
 
     Returns the newest forecast day and the model.
     """
-    config = JobConfig(
-        model=ModelConfig(lookback=10, horizon=HORIZON, lstm_hidden=8, gru_hidden=4, shrink=False),  # calls directions
-        train=TrainConfig(window_days=120, val_days=20, max_epochs=3, batch_size=32, accelerator="cpu"),
-        gate=GateConfig(min_pairs=5),
-    )
+    # without shrinkage toward naive, the model calls a direction on every day
+    config = TINY_JOB.model_copy(update={"model": TINY_MODEL.model_copy(update={"shrink": False})})
     history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-07-31")].reset_index(drop=True)
     store_candles(sessions, KEY, history)
     days = [day.to_pydatetime() for day in history["ts"].iloc[-15:-HORIZON]]
@@ -71,15 +67,6 @@ def fill(sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoints: Path) 
         version = latest_version(session, KEY, "live")
     assert version is not None
     return days[-1], load_version(version)
-
-
-def truncate_postgres(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        tables = [row[0] for row in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))]
-        tables = [name for name in tables if name != "alembic_version"]
-        conn.execute(text("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -100,7 +87,7 @@ def filled(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     finally:
         engine.dispose()
         if request.param == "postgresql":
-            truncate_postgres(url)
+            truncate_all(url)
 
 
 def scored(sessions: sessionmaker[Session]) -> pd.DataFrame:

@@ -25,8 +25,9 @@ from forecaster.exchange.client import PAGE_LIMIT_OVERRIDES, make_exchange
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.retry import RetryPolicy, call_exchange, retry_after_s
 from forecaster.series import CANDLE_COLUMNS
-from tests.flows.conftest import LAST_DAY, clock_after, params, window
+from tests.support.candles import LAST_DAY, clock_after, window
 from tests.support.faults import Faults
+from tests.support.tiny import params
 
 Arm = Callable[[LoopbackExchange], None]
 EVERY_PATH = ("/api/v3/klines", "/api/v3/exchangeInfo", "/api/v3/time")
