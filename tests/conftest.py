@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,7 @@ from forecaster.pipeline.train import train_step  # noqa: E402
 from forecaster.series import SeriesKey  # noqa: E402
 from tests.support.candles import calendar_candles, random_walk, store_candles, window  # noqa: E402
 from tests.support.postgres import PG_ADMIN_URL, created_database, postgres_reason, truncate_all  # noqa: E402
+from tests.support.replay import Filled, fill  # noqa: E402
 from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
 
 
@@ -93,6 +95,30 @@ def registered(sessions: sessionmaker[Session], btc: pd.DataFrame, tmp_path: Pat
     outcome = train_step(sessions, key, as_of, "full", TINY_JOB, tmp_path / "checkpoints")
     with sessions() as session:
         return session.get_one(ModelVersion, outcome.version_id)
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, btc: pd.DataFrame
+) -> Iterator[Filled]:
+    """A database of each backend holding twelve days of the job's scored forecasts (filled once: it trains).
+
+    A database of its own, never the shared ``database_url``: tests only read it.
+    """
+    folder = tmp_path_factory.mktemp(f"filled-{request.param}")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{folder / 'forecaster.db'}"
+        else:
+            reason = postgres_reason()
+            if reason:
+                pytest.skip(reason)
+            admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            url = stack.enter_context(created_database(admin, prefix="forecaster_filled"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        upgrade(engine)
+        yield fill(url, session_factory(engine), btc, folder / "checkpoints")
 
 
 # -- databases ------------------------------------------------------------------------------------

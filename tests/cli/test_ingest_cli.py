@@ -111,9 +111,28 @@ def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
     assert "2 new" in result.stdout and "stored 2024-01-01..2024-01-04 (4)" in result.stdout
 
 
-def test_unreachable_database_is_one_line_without_password(tmp_path):
-    url = "postgresql+psycopg://app:s3cret@127.0.0.1:1/none"
-    result = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=url, cwd=tmp_path)
+def test_csv_row_off_the_day_grid_after_conversion_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "off.csv"
+    days = "".join(f"2024-01-0{day},1,2,0.5,1.5,10\n" for day in range(1, 5))
+    path.write_text(CSV_HEADER + days + "2024-01-05T00:00:00+02:00,1.4,1.6,1.2,1.5,9\n")  # 2024-01-04 22:00 UTC
+    url = f"sqlite:///{tmp_path / 'csv.db'}"
+    result = forecaster(
+        "import-csv", str(path), "-e", "binance", "--symbol", "BTC/USDT", database_url=url, cwd=tmp_path
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{path}:6: 2024-01-04T22:00:00+00:00 (in UTC) is not a 1d candle open time" in result.stderr
+    assert row_count(url, Candle) == 0
+
+
+def test_unreachable_database_is_one_line_without_password_or_api_secret(tmp_path):
+    password, key, secret = "pw-77e2c5", "key-4c1d9e", "secret-9f3a7b"
+    url = f"postgresql+psycopg://app:{password}@127.0.0.1:1/none"
+    credentials = {"FORECASTER_EXCHANGE_API_KEY": key, "FORECASTER_EXCHANGE_API_SECRET": secret}
+    ingest = ("ingest", "--exchange", "demo", "--symbols", "BTC/USDT")
+    result = forecaster(*ingest, database_url=url, cwd=tmp_path, env=credentials)
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the database postgresql+psycopg://app:***@127.0.0.1:1/none")
-    assert "s3cret" not in result.stderr + result.stdout
+    debug = forecaster(*ingest, "--debug", database_url=url, cwd=tmp_path, env=credentials)  # with the traceback
+    assert debug.returncode != 0
+    for output in (result.stdout + result.stderr, debug.stdout + debug.stderr):
+        assert password not in output and key not in output and secret not in output

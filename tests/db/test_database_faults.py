@@ -24,7 +24,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import Engine, event, inspect
 
 from flows.daily import daily
@@ -33,7 +32,7 @@ from forecaster.db.engine import make_engine
 from forecaster.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
-from tests.support.candles import LAST_DAY, clock_after, window
+from tests.support.candles import half_year_exchange
 from tests.support.postgres import PG_ADMIN_URL, created_database, postgres_reason
 from tests.support.rows import assert_same_rows, row_count, series_rows
 from tests.support.tiny import params
@@ -42,17 +41,10 @@ DAILY = importlib.import_module("flows.daily")
 STEP_TASKS = ("ingest_task", "evaluate_task", "plan_task", "train_task", "forecast_task")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """A Prefect server of this module's own."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture(scope="module")
 def loopback(btc: pd.DataFrame) -> Iterator[LoopbackExchange]:
     """BTC/USDT of the first half of 2024, the clock just after the last close."""
-    with LoopbackExchange({"BTC/USDT": window(btc)}, now=clock_after(LAST_DAY)) as server:
+    with half_year_exchange({"BTC/USDT": btc}) as server:
         yield server
 
 
@@ -113,7 +105,9 @@ def test_unreachable_database_stops_a_command_before_the_exchange_or_training(
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
-def test_unreachable_database_fails_the_flow_at_its_first_task(dialect, loopback, tmp_path, monkeypatch):
+def test_unreachable_database_fails_the_flow_at_its_first_task(
+    prefect_server, dialect, loopback, tmp_path, monkeypatch
+):
     monkeypatch.setenv("FORECASTER_DATABASE_URL", UNREACHABLE[dialect](tmp_path))
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
@@ -149,7 +143,9 @@ def test_older_schema_is_refused_by_the_cli_until_db_upgrade(empty_url, loopback
     assert current_revision(make_engine(empty_url)) == head_revision()
 
 
-def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopback, tmp_path, monkeypatch):
+def test_older_schema_fails_the_flow_with_the_upgrade_command(
+    prefect_server, empty_url, loopback, tmp_path, monkeypatch
+):
     upgrade(make_engine(empty_url), "0001")
     monkeypatch.setenv("FORECASTER_DATABASE_URL", empty_url)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
@@ -250,7 +246,7 @@ def run_daily(url: str, data_dir: Path, api_url: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def clean_rows(cluster: PrivateCluster, loopback: LoopbackExchange) -> dict[str, pd.DataFrame]:
+def clean_rows(prefect_server: None, cluster: PrivateCluster, loopback: LoopbackExchange) -> dict[str, pd.DataFrame]:
     """The rows of one undisturbed run, on a database of the same cluster."""
     data_dir = Path(tempfile.mkdtemp(prefix="forecaster-clean-"))
     with created_database(make_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")) as url:

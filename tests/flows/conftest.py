@@ -1,4 +1,8 @@
-"""One Prefect test server for the whole session, and a loopback exchange with BTC/USDT and ETH/USDT candles."""
+"""Flows run under the session's Prefect server, against a loopback exchange serving the first half of 2024.
+
+Both fixtures a flow test uses (``flow_env``, ``exchange``) bring the server up; tests of the flows' parameters
+and declarations need neither.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,11 @@ import pandas as pd
 import pytest
 
 from forecaster.exchange.loopback import LoopbackExchange
-from tests.support.candles import LAST_DAY, clock_after, window
-
-
-@pytest.fixture(autouse=True)
-def _under_prefect(prefect_server: None) -> None:
-    """Flows run under the session's Prefect server."""
+from tests.support.candles import half_year_exchange
 
 
 @pytest.fixture
-def flow_env(database_url: str, tmp_path, monkeypatch) -> str:
+def flow_env(prefect_server: None, database_url: str, tmp_path, monkeypatch) -> str:
     """Tasks read their settings from the environment, as on a worker."""
     monkeypatch.setenv("FORECASTER_DATABASE_URL", database_url)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
@@ -25,7 +24,7 @@ def flow_env(database_url: str, tmp_path, monkeypatch) -> str:
 
 
 @pytest.fixture
-def exchange(btc: pd.DataFrame, eth: pd.DataFrame) -> Iterator[LoopbackExchange]:
+def exchange(prefect_server: None, btc: pd.DataFrame, eth: pd.DataFrame) -> Iterator[LoopbackExchange]:
     """BTC/USDT and ETH/USDT of the first half of 2024, the clock just after the last close."""
-    with LoopbackExchange({"BTC/USDT": window(btc), "ETH/USDT": window(eth)}, now=clock_after(LAST_DAY)) as server:
+    with half_year_exchange({"BTC/USDT": btc, "ETH/USDT": eth}) as server:
         yield server

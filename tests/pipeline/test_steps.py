@@ -1,13 +1,10 @@
-"""The job's steps on a real database: train, forecast, evaluate, the views and the naive gate."""
+"""The job's steps on a real database: train, forecast, evaluate; a rerun of a day changes nothing."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
@@ -15,7 +12,6 @@ from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
-from forecaster.registry.versions import load_version, save_and_register
 from forecaster.series import SeriesKey
 from tests.support.candles import store_candles
 from tests.support.tiny import TINY_JOB
@@ -80,74 +76,9 @@ def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config
     )
 
 
-def test_views_match_hand_computed_aggregates(btc, sessions, engine, config, tmp_path):
-    history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-07-31")]
-    store(sessions, history)
-    days = list(history["ts"].iloc[-15:-3])
-    train_step(sessions, KEY, days[0].to_pydatetime(), "full", config, tmp_path)
-    for day in days:  # as the daily job runs: what has matured is scored before the next forecast
-        evaluate_step(sessions, KEY)
-        forecast_step(sessions, KEY, day.to_pydatetime(), config)
-    evaluate_step(sessions, KEY)
-
-    with sessions() as session:
-        rows = pd.DataFrame(
-            session.execute(
-                select(
-                    Forecast.model,
-                    Forecast.horizon,
-                    Forecast.as_of,
-                    ForecastEvaluation.error,
-                    ForecastEvaluation.abs_error,
-                    ForecastEvaluation.ape,
-                    ForecastEvaluation.inside_interval,
-                ).join(ForecastEvaluation)
-            ).all()
-        )
-    with engine.connect() as conn:
-        view = pd.DataFrame(
-            conn.execute(text("SELECT * FROM forecast_accuracy WHERE run_kind = 'live'")).mappings().all()
-        )
-        latest = pd.DataFrame(conn.execute(text("SELECT * FROM latest_forecasts")).mappings().all())
-
-    for (model, horizon), group in rows.groupby(["model", "horizon"]):
-        got = view[(view["model"] == model) & (view["horizon"] == horizon)].iloc[0]
-        naive = rows[(rows["model"] == "naive") & (rows["horizon"] == horizon)].set_index("as_of")
-        paired = group.set_index("as_of").join(naive["abs_error"], rsuffix="_naive", how="inner")
-        assert got["n"] == len(group)
-        assert got["mae"] == pytest.approx(group["abs_error"].mean())
-        assert got["rmse"] == pytest.approx(np.sqrt((group["error"] ** 2).mean()))
-        assert got["mape"] == pytest.approx(100 * group["ape"].mean())
-        assert got["mae_vs_naive"] == pytest.approx(paired["abs_error"].mean() / paired["abs_error_naive"].mean())
-        assert got["coverage"] == pytest.approx(group["inside_interval"].astype(float).mean())
-    assert len(latest) == 4 * 3
-    assert set(pd.to_datetime(latest["as_of"], utc=True)) == {days[-1]}
-
-    # with enough scored pairs, the newest model forecasts carry the naive gate
-    gated = latest[latest["model"] == "bilstm_gru"]
-    assert gated["gate_n"].notna().all() and (gated["gate_n"] >= 5).all()
-    assert gated["gate_mae_ratio"].notna().all()
-
-
 def test_forecast_needs_the_as_of_candle(sessions, config, btc, tmp_path):
     store(sessions, btc.iloc[:50])
     with pytest.raises(InputError, match="no candle of binance BTC/USDT 1d for 2030-01-01"):
         forecast_step(sessions, KEY, pd.Timestamp("2030-01-01", tz="UTC").to_pydatetime(), config)
     with pytest.raises(InputError, match="no model to fine-tune yet"):
         train_step(sessions, KEY, btc["ts"].iloc[49].to_pydatetime(), "finetune", config, tmp_path)
-
-
-def test_a_second_registration_for_the_same_day_returns_the_first(btc, sessions, config, tmp_path):
-    history = btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= "2024-06-30")]
-    store(sessions, history)
-    as_of = history["ts"].iloc[-1].to_pydatetime()
-    first = train_step(sessions, KEY, as_of, "full", config, tmp_path)
-    with sessions() as session:
-        registered = session.get_one(ModelVersion, first.version_id)
-    model = replace(load_version(registered), seconds=0.0)
-    winner = save_and_register(
-        sessions, tmp_path, KEY, model, run_kind="live", parent_id=None, run_id=None, manifest={}
-    )
-    assert winner.id == first.version_id
-    assert count(sessions, ModelVersion) == 1
-    assert len(list(tmp_path.rglob("*.ckpt"))) == 1  # the loser's checkpoint is gone

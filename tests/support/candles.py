@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.exchange.loopback import NO_FAULTS, FaultSource, LoopbackExchange
 from forecaster.exchange.synthetic import EPOCH, synthetic_candles
 from forecaster.ingest.clean import CleanCandles
 from forecaster.ingest.service import save_batch
@@ -54,6 +55,13 @@ def window(frame: pd.DataFrame, last: pd.Timestamp = LAST_DAY) -> pd.DataFrame:
 def clock_after(day: pd.Timestamp) -> datetime:
     """Ten minutes after the candle of ``day`` closed."""
     return (day + pd.Timedelta(days=1, minutes=10)).to_pydatetime()
+
+
+def half_year_exchange(frames: dict[str, pd.DataFrame], faults: FaultSource = NO_FAULTS) -> LoopbackExchange:
+    """A (not yet started) loopback exchange serving the ``window`` of each symbol's frame, the clock just after
+    ``LAST_DAY`` closed."""
+    served = {symbol: window(frame) for symbol, frame in frames.items()}
+    return LoopbackExchange(served, now=clock_after(LAST_DAY), faults=faults)
 
 
 def make_candles(log_returns: np.ndarray, start: pd.Timestamp = pd.Timestamp("2021-01-01", tz="UTC"), seed: int = 0):
