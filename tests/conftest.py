@@ -37,6 +37,16 @@ from tests.support.replay import Filled, fill  # noqa: E402
 from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A flow run on PostgreSQL is ``slow``: the same test on SQLite keeps the flows in the fast subset.
+
+    Every other ``slow`` mark is written on its test (``pytest -m "not slow"`` is the fast subset).
+    """
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
     """The one Prefect server of the test run (a temporary local one), for every test that runs a flow.

@@ -13,6 +13,8 @@ from tests.support.cli import forecaster
 from tests.support.rows import row_count
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
+# Every test runs the console command in a process of its own (a few seconds of imports each).
+pytestmark = pytest.mark.slow
 
 
 BACKTEST = ["backtest", "-e", "binance", "-s", "BTC/USDT"]

@@ -1,4 +1,8 @@
-"""The ``forecaster`` command as users run it: real process entry, real database, one-line errors."""
+"""The ``forecaster`` command as users run it: real process entry, real database, one-line errors.
+
+Each test starts the command in a process of its own (a few seconds of imports): all are marked slow but one,
+which keeps the console entry in the fast subset.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
+@pytest.mark.slow
 def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
     result = forecaster(
         "ingest", "--exchange", "demo", "--symbols", "BTC/USDT,ETH/USDT", database_url=sqlite_url, cwd=tmp_path
@@ -35,6 +40,7 @@ def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
     assert row_count(sqlite_url, Candle) == first
 
 
+@pytest.mark.slow
 def test_csv_import_of_a_long_history_with_gaps(eth: pd.DataFrame, sqlite_url, tmp_path):
     csv = tmp_path / "ETHUSDT.csv"  # as the real export is written: a date a row, 3142 rows, 6 days missing
     export = eth.rename(columns={"ts": "timestamp"}).assign(timestamp=eth["ts"].dt.strftime("%Y-%m-%d"))
@@ -46,6 +52,7 @@ def test_csv_import_of_a_long_history_with_gaps(eth: pd.DataFrame, sqlite_url, t
     assert "3142 new" in result.stdout and "6 missing in 4 gaps" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -71,6 +78,7 @@ def test_bad_ingest_input_is_one_clear_line_and_writes_nothing(args, message, sq
 CSV_HEADER = "timestamp,open,high,low,close,volume\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -91,6 +99,7 @@ def test_bad_csv_is_refused_whole(content, message, sqlite_url, tmp_path):
     assert row_count(sqlite_url, Candle) == 0
 
 
+@pytest.mark.slow
 def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
     path = tmp_path / "candles.csv"
     path.write_text(CSV_HEADER + "1704067200000,1,2,0.5,1.5,10\n1704153600000,1.5,2,1,1.2,5\n")
@@ -124,6 +133,7 @@ def test_csv_row_off_the_day_grid_after_conversion_is_refused_with_its_line(tmp_
     assert row_count(url, Candle) == 0
 
 
+@pytest.mark.slow
 def test_unreachable_database_is_one_line_without_password_or_api_secret(tmp_path):
     password, key, secret = "pw-77e2c5", "key-4c1d9e", "secret-9f3a7b"
     url = f"postgresql+psycopg://app:{password}@127.0.0.1:1/none"

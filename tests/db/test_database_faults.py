@@ -276,6 +276,7 @@ def restart_on_insert(cluster: PrivateCluster) -> Iterator[dict[str, str]]:
         event.remove(Engine, "after_cursor_execute", after)
 
 
+@pytest.mark.slow  # a private PostgreSQL cluster, restarted
 @pytest.mark.postgres
 @pytest.mark.parametrize("table", ["candles", "model_versions", "forecasts"])
 def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
@@ -304,6 +305,7 @@ def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
     assert_same_rows(series_rows(cluster_database), clean_rows)
 
 
+@pytest.mark.slow  # a private PostgreSQL cluster, restarted
 @pytest.mark.postgres
 def test_restart_inside_the_forecast_write_is_retried_within_the_run(
     cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch

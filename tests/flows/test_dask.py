@@ -37,6 +37,7 @@ def rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return forecasts, candles
 
 
+@pytest.mark.slow  # starts a local Dask cluster of two worker processes
 @pytest.mark.timeout(300)
 def test_dask_runner_gives_the_same_rows_as_the_default_runner(exchange, tmp_path, monkeypatch):
     results = []

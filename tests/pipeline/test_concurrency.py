@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from sqlalchemy import select
 
 from forecaster.db.models import ModelVersion
@@ -19,6 +20,7 @@ from tests.support.candles import store_candles
 from tests.support.tiny import TINY_JOB
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
+pytestmark = pytest.mark.slow  # two training processes
 
 
 TRAIN_TOGETHER = r"""

@@ -28,6 +28,8 @@ from tests.support.tiny import TINY_JOB
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
 AS_OF = pd.Timestamp("2024-06-30", tz="UTC").to_pydatetime()
+# Every test runs a job step in a process of its own and kills it.
+pytestmark = pytest.mark.slow
 
 WRAPPER = r"""
 import json, os, signal, sys
