@@ -96,6 +96,14 @@ def _corrupt(server: LoopbackExchange) -> None:
     server.faults.corrupt("BTC/USDT", "2024-03-02", field="low", value=-1.0)
 
 
+# The fast subset (-m "not slow") runs one case of each kind: a flow run per case takes seconds.
+FAST_CASES = ("429 with Retry-After", "dropped candle", "klines down after the market list")
+
+
+def cases(table: dict[str, object]) -> list[object]:
+    return [case if case in FAST_CASES else pytest.param(case, marks=pytest.mark.slow) for case in table]
+
+
 COMPLETE: dict[str, tuple[Arm, set[pd.Timestamp]]] = {
     # fault armed on the server -> the source days that must be missing from the database
     "429 with Retry-After": (lambda s: s.faults.fail_next(2, status=429, retry_after=0.2), set()),
@@ -119,7 +127,7 @@ COMPLETE: dict[str, tuple[Arm, set[pd.Timestamp]]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(COMPLETE))
+@pytest.mark.parametrize("case", cases(COMPLETE))
 def test_recoverable_fault_completes_with_exact_candles(case, fast_env, server, source):
     arm, missing = COMPLETE[case]
     arm(server)
@@ -154,7 +162,7 @@ FAILING: dict[str, tuple[Arm, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(FAILING))
+@pytest.mark.parametrize("case", cases(FAILING))
 def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, server, source):
     arm, message = FAILING[case]
     arm(server)
@@ -170,6 +178,7 @@ def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, ser
     assert all(record.status == "failed" and message in (record.error or "") for record in records)
 
 
+@pytest.mark.slow  # waits out the client timeout on every attempt
 def test_latency_beyond_the_client_timeout_fails_clearly(fast_env, server, monkeypatch):
     monkeypatch.setenv("FORECASTER_EXCHANGE_TIMEOUT_MS", "100")
     server.faults.set_latency(0.4)
