@@ -64,7 +64,10 @@ def half_year_exchange(frames: dict[str, pd.DataFrame], faults: FaultSource = NO
     return LoopbackExchange(served, now=clock_after(LAST_DAY), faults=faults)
 
 
-def make_candles(log_returns: np.ndarray, start: pd.Timestamp = pd.Timestamp("2021-01-01", tz="UTC"), seed: int = 0):
+START = pd.Timestamp("2021-01-01", tz="UTC")
+
+
+def make_candles(log_returns: np.ndarray, start: pd.Timestamp = START, seed: int = 0) -> pd.DataFrame:
     """Daily candles whose closes follow ``100 * exp(cumsum(log_returns))``."""
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(log_returns))
