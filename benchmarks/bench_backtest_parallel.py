@@ -27,7 +27,7 @@ def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) 
     from prefect_dask import DaskTaskRunner
 
     from benchmarks.shared_data import import_pair, unified_symbol
-    from flows.backtest import BacktestParams, backtest
+    from flows.backtest import backtest
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
     from forecaster.series import SeriesKey
@@ -41,12 +41,10 @@ def run(folder: Path, symbols: list[str], start: date, end: date, workers: int) 
     for name in symbols:
         import_pair(session_factory(engine), name)
     engine.dispose()
-    params = BacktestParams(
-        pairs=[SeriesKey("binance", unified_symbol(name)) for name in symbols], start=start, end=end
-    )
+    pairs = [SeriesKey("binance", unified_symbol(name)) for name in symbols]
     runner = DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
     began = time.perf_counter()
-    state = backtest.with_options(task_runner=runner)(params, return_state=True)
+    state = backtest.with_options(task_runner=runner)(pairs=pairs, start=start, end=end, return_state=True)
     wall = time.perf_counter() - began
     if not state.is_completed():
         raise SystemExit(f"the backtest flow failed: {state.message}")

@@ -13,7 +13,7 @@ robustness, not accuracy. At the end it checks that
   candle, every source day up to the last day);
 - every as-of day has exactly one forecast set per model (one row per horizon, no duplicates);
 - no run left partial rows (a forecast set with missing horizons, a model version without its
-  checkpoint file) and every run is recorded as completed or failed.
+  stored checkpoint, unless the retention policy pruned it) and every run is recorded as completed or failed.
 """
 
 from __future__ import annotations
@@ -79,10 +79,9 @@ def main() -> None:
     from sqlalchemy import func, select
 
     from flows.daily import daily
-    from flows.params import DailyParams
     from forecaster.db.engine import make_engine, session_factory
     from forecaster.db.migrate import upgrade
-    from forecaster.db.models import Candle, Forecast, ModelVersion, Run
+    from forecaster.db.models import Candle, Checkpoint, Forecast, ModelVersion, Run
     from forecaster.exchange.loopback import LoopbackExchange
     from forecaster.model.config import ModelConfig, TrainConfig
     from forecaster.pipeline.config import JobConfig
@@ -118,7 +117,7 @@ def main() -> None:
             fault = rng.choice(FAULTS[1:]) if rng.random() < args.fault_rate else "none"
             arm(server, fault, rng, day)
             faults[fault] += 1
-            state = daily(DailyParams(pairs=pairs, job=job), api_url=server.url, return_state=True)
+            state = daily(pairs=pairs, job=job, api_url=server.url, return_state=True)
             outcomes["completed" if state.is_completed() else "failed"] += 1
             if number % 10 == 0 or number == len(days):
                 spent = time.perf_counter() - began
@@ -126,7 +125,7 @@ def main() -> None:
         # The next day's run, fault-free, at the last day's clock: what a refused candle of the last day
         # needs to heal (an incremental run asks again for the recent missing ones).
         server.faults.clear()
-        final = daily(DailyParams(pairs=pairs, job=job), api_url=server.url, return_state=True)
+        final = daily(pairs=pairs, job=job, api_url=server.url, return_state=True)
         outcomes["final clean run " + ("completed" if final.is_completed() else "failed")] += 1
     wall = time.perf_counter() - began
 
@@ -159,10 +158,14 @@ def main() -> None:
         partial = [row for row in sets if row[3] != job.model.horizon]
         if partial:
             problems.append(f"{len(partial)} forecast sets without exactly {job.model.horizon} horizons")
-        versions = session.scalars(select(ModelVersion.checkpoint_path)).all()
-        missing_files = [path for path in versions if not Path(path).exists()]
-        if missing_files:
-            problems.append(f"{len(missing_files)} model versions without their checkpoint")
+        unstored = session.scalar(
+            select(func.count())
+            .select_from(ModelVersion)
+            .outerjoin(Checkpoint, Checkpoint.model_version_id == ModelVersion.id)
+            .where(Checkpoint.model_version_id.is_(None), ModelVersion.pruned_at.is_(None))
+        )
+        if unstored:
+            problems.append(f"{unstored} model versions (not pruned) without their stored checkpoint")
         statuses = Counter(session.scalars(select(Run.status)))
         if set(statuses) - {"completed", "failed"}:
             problems.append(f"runs left unfinished: {dict(statuses)}")

@@ -6,19 +6,29 @@ console command is this module's ``main``, which adds them to the library's comm
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
+from flows.params import check_day, check_pairs, pairs_of
 from forecaster.cli import app
 from forecaster.cli import main as library_main
-from forecaster.cli.common import ApiUrlOption, DatabaseOption, TimeframeOption, split_symbols, validation_message
+from forecaster.cli.common import (
+    ApiUrlOption,
+    DatabaseOption,
+    JobOption,
+    TimeframeOption,
+    check_database,
+    job_config,
+    settings,
+    split_symbols,
+)
 from forecaster.dates import parse_date
-from forecaster.errors import InputError
 
 DAILY_CRON = "10 0 * * *"  # ten minutes after the daily candle closes at 00:00 UTC
+SERVE_NAME = "serve"  # never "daily": that name belongs to the work-pool deployment of deployments/prefect.yaml
 
 
 @app.command("run")
@@ -32,29 +42,29 @@ def run_command(
     dask_address: Annotated[
         str | None, typer.Option(envvar="FORECASTER_DASK_ADDRESS", help="Run the series on this Dask cluster.")
     ] = None,
-    dask_workers: Annotated[int, typer.Option(help="With --dask-local: workers of a local cluster.")] = 0,
+    dask_workers: Annotated[int, typer.Option(help="Run the series on a local Dask cluster of this many workers.")] = 0,
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Run the daily job once: ingest, evaluate, train, forecast, publish."""
+    """Run the daily job once: ingest, evaluate, train, forecast, publish. Exits 1 when a series fails."""
     from flows.daily import daily
-    from flows.params import DailyParams, pairs_of
 
+    if mode not in ("full", "finetune", "auto"):
+        raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
     if database_url:
         os.environ["FORECASTER_DATABASE_URL"] = database_url  # tasks read their settings from the environment
+    pairs = pairs_of(exchange, split_symbols(symbols), timeframe)
+    check_pairs(pairs)
     day = parse_date(as_of, option="--as-of").date() if as_of else None
-    params = _params(
-        DailyParams,
-        pairs=pairs_of(exchange, split_symbols(symbols), timeframe),
-        as_of=day,
-        kind="manual",
-        train_mode=mode,
-    )
+    check_day(day, "--as-of")
+    job = job_config(job_file)
+    check_database(settings(database_url))  # unreachable or outdated: one clear line, before the flow
     flow = (
         daily.with_options(task_runner=_dask_runner(dask_address, dask_workers))
         if (dask_address or dask_workers)
         else daily
     )
-    state = flow(params=params, api_url=api_url, return_state=True)
+    state = flow(pairs=pairs, as_of=day, train_mode=mode, job=job, api_url=api_url, return_state=True)
     typer.echo(state.message or state.name)
     if not state.is_completed():
         raise typer.Exit(1)
@@ -62,24 +72,32 @@ def run_command(
 
 @app.command("serve")
 def serve_command(
-    exchange: Annotated[str, typer.Option("--exchange", "-e")] = "demo",
-    symbols: Annotated[str, typer.Option("--symbols", "-s")] = "BTC/USDT,ETH/USDT",
+    exchange: Annotated[str, typer.Option("--exchange", "-e", help="ccxt exchange id, or demo (offline).")],
+    symbols: Annotated[str, typer.Option("--symbols", "-s", help="Comma-separated.")] = "BTC/USDT,ETH/USDT",
+    timeframe: TimeframeOption = "1d",
     cron: Annotated[str, typer.Option(help="Schedule, in UTC.")] = DAILY_CRON,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "daily",
+    name: Annotated[str, typer.Option(help="Deployment name: daily/<name>.")] = SERVE_NAME,
+    job_file: JobOption = None,
 ) -> None:
-    """Serve the daily deployment on its schedule from this process (no work pool needed)."""
+    """Serve the daily job on its schedule from this process, as its own deployment (no work pool needed).
+
+    It never takes over a deployment made with ``prefect deploy`` (one with a work pool): choose another
+    ``--name``. Stopping it pauses the schedule of its own deployment only."""
     from flows.daily import daily
-    from flows.params import DailyParams, pairs_of
+    from flows.serve import check_servable
 
-    params = _params(DailyParams, pairs=pairs_of(exchange, split_symbols(symbols)))
-    daily.serve(name=name, cron=cron, parameters={"params": params.model_dump(mode="json")})
-
-
-def _params(model: Any, **values: Any) -> Any:
-    try:
-        return model(**values)
-    except ValidationError as exc:
-        raise InputError(validation_message(exc)) from None
+    pairs = pairs_of(exchange, split_symbols(symbols), timeframe)
+    check_pairs(pairs)
+    job = job_config(job_file)
+    check_servable(f"{daily.name}/{name}")
+    parameters = {"pairs": [dataclasses.asdict(pair) for pair in pairs], "job": job.model_dump(mode="json")}
+    daily.serve(
+        name=name,
+        cron=cron,
+        parameters=parameters,
+        tags=["forecaster", "serve"],
+        description=f"The daily job served by `forecaster serve` from one process ({', '.join(map(str, pairs))}).",
+    )
 
 
 def _dask_runner(address: str | None, workers: int) -> Any:

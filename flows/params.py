@@ -1,50 +1,48 @@
-"""Typed flow parameters: Prefect and ``prefect deployment run --param`` validate them."""
+"""Typed flow parameters, each one a top-level parameter of its flow.
+
+``prefect deployment run daily/daily --param as_of=2026-11-24`` replaces that one parameter and keeps
+the deployment's others; Prefect refuses unknown names, pydantic refuses unknown keys inside ``job``.
+No default names an exchange: the offline demo belongs to ``forecaster run --exchange demo``.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field
 
-from forecaster.pipeline.config import JobConfig
-from forecaster.series import DEMO, SeriesKey
+from forecaster.errors import InputError
+from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
+
+Pairs = Annotated[list[SeriesKey], Field(min_length=1, description="The series to run: exchange, symbol, timeframe.")]
+AsOf = Annotated[date | None, Field(description="Forecast as of this day's candle (UTC); default: the newest.")]
+CatchUpDays = Annotated[int, Field(ge=0, le=366, description="Missed or incomplete days to fill in, at most.")]
+ExchangeConcurrency = Annotated[
+    int | None,
+    Field(
+        ge=0,
+        le=64,
+        description="Parallel ingests per exchange (a Prefect global concurrency limit); "
+        "default FORECASTER_EXCHANGE_CONCURRENCY (2); 0: no limit.",
+    ),
+]
 
 
 def pairs_of(exchange: str, symbols: list[str], timeframe: str = "1d") -> list[SeriesKey]:
     return [SeriesKey(exchange, symbol, timeframe) for symbol in symbols]
 
 
-class DailyParams(BaseModel):
-    """What one run of the daily job does."""
+def check_pairs(pairs: list[SeriesKey]) -> None:
+    """Each series once, and daily: the job models daily series only (README, "Timeframes")."""
+    if len(set(pairs)) != len(pairs):
+        raise InputError("the same (exchange, symbol, timeframe) appears twice in pairs")
+    for pair in pairs:
+        require_daily(pair.timeframe)
 
-    model_config = ConfigDict(frozen=True)
 
-    pairs: list[SeriesKey] = Field(
-        default_factory=lambda: pairs_of(DEMO, ["BTC/USDT", "ETH/USDT"]), min_length=1, description="Series to run."
-    )
-    as_of: date | None = Field(default=None, description="Forecast as of this day's candle; default: the newest.")
-    train_mode: Literal["full", "finetune", "auto"] = "auto"
-    catch_up_days: int = Field(default=7, ge=0, le=366, description="Missed days to fill in, at most.")
-    kind: Literal["daily", "manual"] = "daily"
-    exchange_concurrency: int | None = Field(
-        default=None,
-        ge=0,
-        le=64,
-        description="Parallel ingests per exchange (a Prefect global concurrency limit); "
-        "default FORECASTER_EXCHANGE_CONCURRENCY (2); 0: no limit.",
-    )
-    job: JobConfig = Field(default_factory=JobConfig)
-
-    @model_validator(mode="after")
-    def _distinct_pairs(self) -> DailyParams:
-        if len(set(self.pairs)) != len(self.pairs):
-            raise ValueError("the same (exchange, symbol, timeframe) appears twice in pairs")
-        return self
-
-    @field_validator("as_of")
-    @classmethod
-    def _not_in_future(cls, value: date | None) -> date | None:
-        if value is not None and value > datetime.now(UTC).date():
-            raise ValueError(f"{value} lies in the future (UTC)")
-        return value
+def check_day(day: date | None, name: str) -> None:
+    """A day that has begun (UTC); whether its candle has closed is the plan's to say."""
+    if day is not None and day > datetime.now(UTC).date():
+        raise InputError(f"{name} {day} lies in the future (UTC)")

@@ -1,87 +1,56 @@
-"""Publishing a run: Prefect artifacts (new forecasts, accuracy against naive) and PNG plots."""
+"""Publishing a series after a run: Prefect artifacts under stable keys, the chart inside them.
+
+Per series, two keys that always hold its latest state (each run adds a version, so the history stays):
+``forecast-<exchange>-<symbol>-<timeframe>``, a table of the newest forecast set (one row per horizon),
+and ``summary-<exchange>-<symbol>-<timeframe>``, markdown with the chart (a PNG embedded in the page,
+visible from any browser that reaches the Prefect UI) and the accuracy against naive over 30 and 90 days.
+The PNG is also written below ``FORECASTER_DATA_DIR/reports``.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import base64
 
-import pandas as pd
-from prefect import task
-from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
-from sqlalchemy import select
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows.resources import sessions, settings
-from forecaster.db.models import Forecast
-from forecaster.errors import InputError
 from forecaster.report.markdown import accuracy_markdown
+from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
+from forecaster.report.tables import forecast_table, newest_as_of
 from forecaster.series import SeriesKey
 
 
-@task(name="publish")
-def publish_task(run_id: int, pairs: list[SeriesKey], as_of: datetime | None) -> list[str]:
-    """Artifacts of run ``run_id``; returns the plot files written."""
-    factory = sessions()
-    with factory() as session:
-        rows = session.execute(
-            select(
-                Forecast.exchange,
-                Forecast.symbol,
-                Forecast.model,
-                Forecast.as_of,
-                Forecast.horizon,
-                Forecast.target_ts,
-                Forecast.yhat,
-                Forecast.yhat_lower,
-                Forecast.yhat_upper,
-                Forecast.beats_naive,
-            )
-            .where(Forecast.run_id == run_id)
-            .order_by(Forecast.symbol, Forecast.as_of, Forecast.model, Forecast.horizon)
-        ).all()
-        newest = max((row.as_of for row in rows), default=None) or as_of or datetime.now().astimezone()
-        markdown = accuracy_markdown(session, [pair for pair in pairs], newest)
-    table = pd.DataFrame(
-        rows,
-        columns=[
-            "exchange",
-            "symbol",
-            "model",
-            "as_of",
-            "horizon",
-            "target_ts",
-            "yhat",
-            "yhat_lower",
-            "yhat_upper",
-            "beats_naive",
-        ],
-    )
-    for column in ("as_of", "target_ts"):
-        table[column] = pd.to_datetime(table[column], utc=True).dt.strftime("%Y-%m-%d")
-    table = table.round({"yhat": 6, "yhat_lower": 6, "yhat_upper": 6}).astype(object).where(table.notna(), None)
+@task(name="publish", task_run_name="publish {key}")
+def publish_task(key: SeriesKey, run_id: int, min_n: int) -> str | None:
+    """The series' artifacts after run ``run_id``; returns the chart's path (None: nothing forecast yet).
+    Accuracy gets a verdict from ``min_n`` scored forecasts on (the gate's ``min_pairs``)."""
+    with sessions()() as session:
+        as_of = newest_as_of(session, key)
+        if as_of is None:
+            get_run_logger().info("%s: nothing forecast yet, nothing to publish", key)
+            return None
+        table = forecast_table(session, key, as_of)
+        chart = plot_forecasts(session, key, report_path(settings().reports_dir, key))
+        accuracy = accuracy_markdown(session, [key], min_n=min_n)
+    image = base64.b64encode(chart.read_bytes()).decode("ascii")
+    title = f"{key.symbol} on {key.exchange} ({key.timeframe}), as of {as_of:%Y-%m-%d}"
     create_table_artifact(
-        table.to_dict("records"), key=f"forecasts-run-{run_id}", description=f"Forecasts written by run {run_id}"
+        table.to_dict("records"),
+        key=artifact_key("forecast", key),
+        description=f"Forecasts of {title} (run {run_id})",
     )
-    create_markdown_artifact(markdown, key="accuracy-vs-naive", description="Accuracy against naive, 30 and 90 days")
-
-    written = []
-    for pair in pairs:
-        out = settings().reports_dir / f"{pair.exchange}_{pair.symbol.replace('/', '-')}_{pair.timeframe}.png"
-        with factory() as session:
-            try:
-                path = plot_forecasts(session, pair, out)
-            except InputError:
-                continue  # nothing forecast yet for this series
-        written.append(str(path))
-        create_link_artifact(
-            path.resolve().as_uri(),
-            link_text=f"{pair} forecast plot",
-            key=_artifact_key(pair),
-            description=f"Actual vs forecast with intervals, {pair}",
-        )
-    return written
+    create_markdown_artifact(
+        f"# {title}\n\n![forecast chart of {key}](data:image/png;base64,{image})\n\n{accuracy}",
+        key=artifact_key("summary", key),
+        description=f"Chart and accuracy against naive, {title} (run {run_id})",
+    )
+    get_run_logger().info("%s: published forecast and summary artifacts; chart at %s", key, chart)
+    return str(chart)
 
 
-def _artifact_key(pair: SeriesKey) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes."""
-    text = f"plot-{pair.exchange}-{pair.symbol}-{pair.timeframe}".lower()
+def artifact_key(kind: str, key: SeriesKey) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes: ``summary-binance-btc-usdt-1d``."""
+    text = f"{kind}-{key.exchange}-{key.symbol}-{key.timeframe}".lower()
     return "".join(char if char.isalnum() else "-" for char in text)

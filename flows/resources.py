@@ -14,10 +14,28 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.config import Settings
 from forecaster.db.engine import make_engine, ping, session_factory
 from forecaster.db.migrate import ensure_schema
+from forecaster.errors import InputError
+from forecaster.runtime import set_torch_threads
 
 
 def settings() -> Settings:
     return Settings()
+
+
+def check_worker_settings(config: Settings) -> None:
+    """A deployment's run works in a fresh temporary folder: relative paths there would be lost with it."""
+    relative = config.relative_paths()
+    if relative:
+        raise InputError(
+            f"{' and '.join(relative)} is relative to a temporary working directory: set an absolute path "
+            "(a SQLite file or a PostgreSQL URL; a data folder) in the worker's environment"
+        )
+
+
+def torch_threads() -> int:
+    """Set torch's threads in this process from the environment (``FORECASTER_TORCH_THREADS``): called by
+    each flow and by each task that runs torch, since a task may run in a worker process of its own."""
+    return set_torch_threads(settings().torch_threads)
 
 
 def sessions() -> sessionmaker[Session]:

@@ -26,7 +26,10 @@ class Settings(BaseSettings):
         default=SecretStr("sqlite:///forecaster.db"),
         description="SQLAlchemy URL; the password in it is never printed.",
     )
-    data_dir: Path = Field(default=Path("forecaster-data"), description="Checkpoints and reports go below it.")
+    data_dir: Path = Field(
+        default=Path("forecaster-data"),
+        description="This machine's checkpoint cache and reports go below it (checkpoints live in the database).",
+    )
     exchange_api_url: str | None = Field(
         default=None, description="Replaces scheme and host of every REST root of the ccxt exchange."
     )
@@ -48,11 +51,33 @@ class Settings(BaseSettings):
     exchange_concurrency: int = Field(
         default=2, ge=0, le=64, description="Parallel ingests per exchange under Prefect (0: no limit)."
     )
+    torch_threads: int = Field(
+        default=1,
+        ge=0,
+        le=1024,
+        description="torch intra-op threads per process, set at the entry points (0: torch's default, one per core).",
+    )
     task_retry_delay_s: float = Field(
         default=10.0,
         ge=0.0,
         le=3600.0,
         description="First wait before Prefect retries a step that failed on a transient error (then x2).",
+    )
+
+    keep_last: int = Field(
+        default=7,
+        ge=1,
+        le=100_000,
+        description="Retention: the newest model versions kept per series and run kind (at least the next parent).",
+    )
+    keep_full_weeks: int = Field(
+        default=4,
+        ge=0,
+        le=5_200,
+        description="Retention: every full retrain of this many weeks before a lineage's newest version is kept.",
+    )
+    prune_after_run: bool = Field(
+        default=True, description="The daily flow prunes the registry (the retention policy) after publishing."
     )
 
     @model_validator(mode="after")
@@ -88,11 +113,22 @@ class Settings(BaseSettings):
 
     @property
     def checkpoint_dir(self) -> Path:
+        """This machine's cache of the checkpoints stored in the database."""
         return self.data_dir / "checkpoints"
 
     @property
     def reports_dir(self) -> Path:
         return self.data_dir / "reports"
+
+    def relative_paths(self) -> list[str]:
+        """The settings that name a path relative to the working directory (a SQLite file, the data directory)."""
+        found = []
+        url = make_url(self.database_url.get_secret_value())
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
+            found.append(f"FORECASTER_DATABASE_URL ({self.safe_database_url})")
+        if not self.data_dir.is_absolute():
+            found.append(f"FORECASTER_DATA_DIR ({self.data_dir})")
+        return found
 
     @property
     def safe_database_url(self) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from pydantic import field_validator
 from pydantic.dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_
@@ -13,6 +16,8 @@ CANDLE_COLUMNS = ["ts", "open", "high", "low", "close", "volume"]
 PRICES = ["open", "high", "low", "close"]
 # The offline demo exchange: synthetic candles behind the loopback server (``forecaster.exchange.open``).
 DEMO = "demo"
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -30,34 +35,37 @@ class SeriesKey:
     @field_validator("exchange")
     @classmethod
     def _known_exchange(cls, value: str) -> str:
-        import ccxt  # a heavy import, needed only once a series is named
+        from forecaster.exchange.names import check_exchange_id  # ccxt: a heavy import, once a series is named
 
-        if value != DEMO and value not in ccxt.exchanges:
-            raise ValueError(f"unknown exchange {value!r}: use a ccxt exchange id or {DEMO}")
-        return value
+        return _as_value_error(check_exchange_id, value)
 
     @field_validator("symbol")
     @classmethod
     def _unified_symbol(cls, value: str) -> str:
-        base, _, quote = value.partition("/")
-        if not base or not quote:
-            raise ValueError(f"bad symbol {value!r}: use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT")
-        return value
+        from forecaster.exchange.names import check_symbol
+
+        return _as_value_error(check_symbol, value)
 
     @field_validator("timeframe")
     @classmethod
     def _fixed_timeframe(cls, value: str) -> str:
-        from forecaster.errors import InputError
         from forecaster.timeframes import timeframe_ms
 
-        try:
-            timeframe_ms(value)
-        except InputError as exc:
-            raise ValueError(str(exc)) from None
+        _as_value_error(timeframe_ms, value)
         return value
 
     def __str__(self) -> str:
         return f"{self.exchange} {self.symbol} {self.timeframe}"
+
+
+def _as_value_error(check: Callable[[str], T], value: str) -> T:
+    """``check(value)``, its one-line ``InputError`` raised as the ``ValueError`` pydantic reports."""
+    from forecaster.errors import InputError
+
+    try:
+        return check(value)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def of_series(entity: type[Candle | IngestRun | ModelVersion | Forecast], key: SeriesKey) -> ColumnElement[bool]:

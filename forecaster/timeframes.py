@@ -33,3 +33,21 @@ def is_aligned(ts_ms: pd.Series, step_ms: int) -> pd.Series:
 
 def to_timedelta(timeframe: str) -> pd.Timedelta:
     return pd.Timedelta(milliseconds=timeframe_ms(timeframe))
+
+
+DAILY = "1d"
+
+
+def require_daily(timeframe: str) -> None:
+    """Refuse, in one line, a series that is not daily where the step models it.
+
+    Candles of any fixed timeframe can be ingested and imported, but the model, the baselines, the
+    gap bridging, the horizons and target times, the scoring and the backtest count in days: training,
+    forecasting, evaluating, reporting and backtesting take daily (``1d``) series only.
+    """
+    timeframe_ms(timeframe)  # an unsupported name is told as such first
+    if timeframe != DAILY:
+        raise InputError(
+            f"timeframe {timeframe!r}: training, forecasts, evaluation, reports and backtests take daily (1d) "
+            f"series only; {timeframe} candles can be ingested and imported, nothing more"
+        )

@@ -30,11 +30,21 @@ from forecaster.db.migrate import upgrade  # noqa: E402
 from forecaster.db.models import ModelVersion  # noqa: E402
 from forecaster.model import TrainedModel, seed_everything, train  # noqa: E402
 from forecaster.pipeline.train import train_step  # noqa: E402
+from forecaster.runtime import set_torch_threads  # noqa: E402
 from forecaster.series import SeriesKey  # noqa: E402
 from tests.support.candles import calendar_candles, random_walk, store_candles, window  # noqa: E402
-from tests.support.postgres import PG_ADMIN_URL, created_database, postgres_reason, truncate_all  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    DIALECTS,
+    PG_ADMIN_URL,
+    created_database,
+    postgres_reason,
+    scratch_database,
+    truncate_all,
+)
 from tests.support.replay import Filled, fill  # noqa: E402
 from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
+
+set_torch_threads(1)  # the test process's entry point, as the command and the flows set it (FORECASTER_TORCH_THREADS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -107,7 +117,7 @@ def registered(sessions: sessionmaker[Session], btc: pd.DataFrame, tmp_path: Pat
         return session.get_one(ModelVersion, outcome.version_id)
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=DIALECTS)
 def filled(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, btc: pd.DataFrame
 ) -> Iterator[Filled]:
@@ -147,7 +157,7 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DIALECTS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then the session's PostgreSQL database."""
     if request.param == "sqlite":
@@ -160,6 +170,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = request.getfixturevalue("postgres_url")
     yield url
     truncate_all(url)
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (no schema, for tests that start below the newest one)."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,9 +9,11 @@ import sys
 import typer
 from pydantic import ValidationError
 
-from forecaster.cli import backtest, db, ingest, model, report
+from forecaster.cli import backtest, db, ingest, model, registry, report
 from forecaster.cli.common import validation_message
+from forecaster.config import Settings
 from forecaster.errors import ForecasterError
+from forecaster.runtime import set_torch_threads
 
 app = typer.Typer(
     name="forecaster",
@@ -21,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(db.app, name="db")
+app.add_typer(registry.app, name="registry")
 ingest.register(app)
 model.register(app)
 report.register(app)
@@ -35,7 +38,9 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
-        app(standalone_mode=False)
+        set_torch_threads(Settings().torch_threads)
+        # Outside standalone mode click returns a command's exit code (typer.Exit) instead of exiting.
+        code = app(standalone_mode=False)
     except (ForecasterError, ValidationError) as exc:
         if debug:
             raise
@@ -53,3 +58,5 @@ def main() -> None:
             raise
         typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

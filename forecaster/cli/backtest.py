@@ -7,20 +7,29 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.errors import InputError
 from forecaster.pipeline.backtest import (
     DayResult,
     backtest_config,
     backtest_report,
+    backtest_scope,
     check_range,
     run_backtest,
+    shown_columns,
     write_backtest_files,
 )
-from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.runs import finish_run, start_run
-from forecaster.series import SeriesKey
 
 
 def register(app: typer.Typer) -> None:
@@ -35,19 +44,20 @@ def backtest_command(
     retrain_every: Annotated[int, typer.Option(min=1, max=365, help="Days between full retrains.")] = 7,
     horizon: Annotated[int, typer.Option(min=1, max=60, help="Days ahead to forecast.")] = 7,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
+    key = modelled_series(exchange, symbol, timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
-    key = SeriesKey(exchange, symbol, timeframe)
-    job = backtest_config(JobConfig(), retrain_every=retrain_every, horizon=horizon)
+    job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
-    run_id = start_run(sessions, "backtest", parameters=parameters)
+    run_id = start_run(sessions, "backtest", parameters=parameters, as_of=last)
     try:
         summary = run_backtest(sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress)
     except BaseException as exc:
@@ -58,13 +68,14 @@ def backtest_command(
         table = backtest_report(session, key, first, last)
         files = write_backtest_files(session, key, first, last, table, config.reports_dir)
     typer.echo(summary.line())
+    typer.echo(backtest_scope(table, first, last))
     typer.echo(format_table(table))
     typer.echo(f"wrote {files.csv}, {files.forecast_plot}" + (f", {files.rolling_plot}" if files.rolling_plot else ""))
 
 
 def format_table(table: pd.DataFrame) -> str:
-    shown = table.drop(columns=["exchange", "symbol", "timeframe"])
-    return shown.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+    """The report for the terminal: the series and target days are said once, above it."""
+    return shown_columns(table).to_string(index=False, float_format=lambda value: f"{value:.4g}")
 
 
 def _progress(result: DayResult, number: int, total: int) -> None:

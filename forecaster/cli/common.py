@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
+import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.config import Settings
 from forecaster.db.engine import make_engine, ping, session_factory
 from forecaster.db.migrate import ensure_schema
+from forecaster.errors import InputError
+from forecaster.exchange.names import check_exchange_id, check_symbol
+from forecaster.pipeline.config import JobConfig
+from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 DatabaseOption = Annotated[
     str | None,
@@ -25,6 +32,15 @@ ApiUrlOption = Annotated[
     typer.Option("--api-url", envvar="FORECASTER_EXCHANGE_API_URL", help="Replace the exchange's API host."),
 ]
 TimeframeOption = Annotated[str, typer.Option("--timeframe", "-t", help="Candle timeframe.")]
+JobOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--job",
+        envvar="FORECASTER_JOB_FILE",
+        help="Model, training and gate settings: a JSON or YAML file of JobConfig, the deployment's `job` "
+        "parameter (default: the built-in defaults).",
+    ),
+]
 
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:
@@ -35,12 +51,52 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def job_config(path: Path | None, **train: object) -> JobConfig:
+    """The job settings of ``--job`` (the defaults without one), ``train`` overriding training fields."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise InputError(f"--job {path}: cannot read it ({exc.strerror})") from None
+        try:
+            loaded = yaml.safe_load(text)  # YAML is a superset of JSON
+        except yaml.YAMLError as exc:
+            raise InputError(f"--job {path}: not JSON or YAML ({exc})") from None
+        if not isinstance(loaded, dict):
+            raise InputError(f"--job {path}: expected a mapping of JobConfig fields (model, train, gate)")
+        values = loaded
+    if train:
+        values = {**values, "train": {**values.get("train", {}), **train}}
+    return JobConfig.model_validate(values)
+
+
+def check_database(config: Settings) -> None:
+    """Fail with one clear line when the database is unreachable or outdated (an empty one is created)."""
+    engine = make_engine(config.database_url.get_secret_value())
+    try:
+        ping(engine)
+        ensure_schema(engine)
+    finally:
+        engine.dispose()
+
+
 def open_database(config: Settings) -> sessionmaker[Session]:
     """Connect (one clear error when unreachable) and check the schema (created when empty)."""
     engine = make_engine(config.database_url.get_secret_value())
     ping(engine)
     ensure_schema(engine)
     return session_factory(engine)
+
+
+def modelled_series(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
+    """The series of a command that models it (train, forecast, evaluate, report, backtest): its exchange id
+    and symbol checked offline and its timeframe daily, before the database is opened, so that bad input
+    is one clear error and writes nothing."""
+    check_exchange_id(exchange)
+    check_symbol(symbol)
+    require_daily(timeframe)
+    return SeriesKey(exchange, symbol, timeframe)
 
 
 def split_symbols(text: str) -> list[str]:

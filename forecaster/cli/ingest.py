@@ -21,6 +21,7 @@ from forecaster.cli.common import (
 from forecaster.dates import parse_date
 from forecaster.errors import ForecasterError
 from forecaster.exchange.client import check_market
+from forecaster.exchange.names import check_exchange_id, check_symbol
 from forecaster.exchange.open import open_exchange
 from forecaster.ingest.csv_import import import_csv
 from forecaster.ingest.fetch import PageProgress
@@ -76,9 +77,9 @@ def import_csv_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Import exported candle history from a CSV file (all rows or nothing)."""
+    check_exchange_id(exchange)  # before the database is opened: a misspelled name writes nothing
+    check_symbol(symbol)
     timeframe_ms(timeframe)
-    if "/" not in symbol:
-        raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
     sessions = open_database(settings(database_url))
     typer.echo(import_csv(sessions, file, SeriesKey(exchange, symbol, timeframe)).line())
 

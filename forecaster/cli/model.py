@@ -8,15 +8,24 @@ from typing import Annotated, cast
 import typer
 from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.dates import parse_date
 from forecaster.ingest.store import stored_range
-from forecaster.model.config import TrainConfig
-from forecaster.pipeline.config import JobConfig, TrainMode
+from forecaster.pipeline.config import TrainMode
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[
@@ -36,16 +45,18 @@ def train_command(
     mode: Annotated[str, typer.Option(help="full, finetune, or auto (weekly full, fine-tune otherwise).")] = "auto",
     as_of: AsOfOption = None,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
+    key = modelled_series(exchange, symbol, timeframe)
+    asked = _parse_as_of(as_of)
     config = settings(database_url)
     sessions = open_database(config)
-    key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
-    job = JobConfig(train=TrainConfig(progress_bar=True))
+    day = _as_of(sessions, key, asked)
+    job = job_config(job_file, progress_bar=True)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
     typer.echo(outcome.line(key))
 
@@ -55,13 +66,17 @@ def forecast_command(
     symbol: SymbolOption,
     as_of: AsOfOption = None,
     timeframe: TimeframeOption = "1d",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
-    sessions = open_database(settings(database_url))
-    key = SeriesKey(exchange, symbol, timeframe)
-    day = _as_of(sessions, key, as_of)
-    typer.echo(forecast_step(sessions, key, day, JobConfig()).line(key, day))
+    key = modelled_series(exchange, symbol, timeframe)
+    asked = _parse_as_of(as_of)
+    config = settings(database_url)
+    sessions = open_database(config)
+    day = _as_of(sessions, key, asked)
+    outcome = forecast_step(sessions, key, day, job_config(job_file), checkpoint_dir=config.checkpoint_dir)
+    typer.echo(outcome.line(key, day))
 
 
 def evaluate_command(
@@ -73,14 +88,20 @@ def evaluate_command(
     """Score every forecast whose target candle has arrived and is not scored yet."""
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
+    require_daily(timeframe)
+    key = modelled_series(exchange, symbol, timeframe) if exchange and symbol else None
     sessions = open_database(settings(database_url))
-    key = SeriesKey(exchange, symbol, timeframe) if exchange and symbol else None
     typer.echo(f"scored {evaluate_step(sessions, key)} forecasts")
 
 
-def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) -> datetime:
-    if text is not None:
-        return parse_date(text, option="--as-of")
+def _parse_as_of(text: str | None) -> datetime | None:
+    """``--as-of``, read before the database is opened: a bad date writes nothing."""
+    return parse_date(text, option="--as-of") if text is not None else None
+
+
+def _as_of(sessions: sessionmaker[Session], key: SeriesKey, asked: datetime | None) -> datetime:
+    if asked is not None:
+        return asked
     with sessions() as session:
         newest = stored_range(session, key).last
     if newest is None:

@@ -7,14 +7,19 @@ from typing import Annotated, Literal
 
 import typer
 
-from forecaster.cli.common import DatabaseOption, ExchangeOption, TimeframeOption, open_database, settings
-from forecaster.dates import utc_now
-from forecaster.report.accuracy import newest_scored
+from forecaster.cli.common import (
+    DatabaseOption,
+    ExchangeOption,
+    JobOption,
+    TimeframeOption,
+    job_config,
+    modelled_series,
+    open_database,
+    settings,
+)
 from forecaster.report.markdown import accuracy_markdown
 from forecaster.report.paths import report_path
 from forecaster.report.plots import plot_forecasts
-from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
 
 
 def register(app: typer.Typer) -> None:
@@ -34,19 +39,18 @@ def report_command(
     run_kind: Annotated[
         Literal["live", "backtest"], typer.Option("--run-kind", help="Daily forecasts or backtest ones.")
     ] = "live",
+    job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
-    """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days."""
-    timeframe_ms(timeframe)
-    if "/" not in symbol:
-        raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
+    """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
+    (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
+    key = modelled_series(exchange, symbol, timeframe)
     config = settings(database_url)
-    key = SeriesKey(exchange, symbol, timeframe)
     sessions = open_database(config)
     with sessions() as session:
         path = plot_forecasts(session, key, out or report_path(config.reports_dir, key), run_kind=run_kind)
-        as_of = newest_scored(session, key, run_kind) or utc_now()
-        summary = accuracy_markdown(session, [key], as_of, run_kind=run_kind)
+        min_n = job_config(job_file).gate.min_pairs
+        summary = accuracy_markdown(session, [key], run_kind=run_kind, min_n=min_n)
     typer.echo(str(path))
     typer.echo("")
     typer.echo(summary.rstrip("\n"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -41,15 +42,40 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
     (SQLite's ``BEGIN IMMEDIATE``, a transaction-scoped advisory lock on PostgreSQL) and migrates in
     that one transaction, so those that waited read the new revision and find nothing left to do.
     """
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        elif conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("forecaster schema")})
-        before = MigrationContext.configure(conn).get_current_revision()
-        cfg = _config()
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    return _migrate(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> tuple[str | None, str]:
+    """Take the database back to ``revision`` (under the same lock as ``upgrade``)."""
+    return _migrate(engine, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> tuple[str | None, str]:
+    """Run ``step`` on one connection holding the database's write lock, in one transaction.
+
+    On SQLite, foreign keys are off while it runs (a migration that rebuilds a referenced table must
+    not cascade its drop to the referencing rows; SQLite ignores the pragma inside a transaction, so
+    it is set before) and on again afterwards; each migration checks them itself before it ends.
+    """
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()  # ends SQLAlchemy's autobegun transaction; SQLite itself opened none
+        try:
+            with conn.begin():
+                if sqlite:
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")
+                elif conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key("forecaster schema")})
+                before = MigrationContext.configure(conn).get_current_revision()
+                cfg = _config()
+                cfg.attributes["connection"] = conn
+                step(cfg)
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
     return before, current_revision(engine) or ""
 
 

@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, Float, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from forecaster.db.types import UTCDateTime
 
+#: JSON documents: ``jsonb`` on PostgreSQL (``@>``, ``?``, GIN indexes), ``JSON`` text on SQLite.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+#: Who started a run: a deployment's schedule, a person (a deployment run by hand, or the flow called
+#: directly), ``forecaster run``, or a backtest (the CLI's or the flow's).
+TRIGGERS = ("scheduled", "manual", "cli", "backtest")
+
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}  # noqa: RUF012 - SQLAlchemy API
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy API
+        datetime: UTCDateTime(),
+        date: Date(),
+        dict[str, Any]: JSONDocument,
+        list[Any]: JSONDocument,
+    }
 
 
 class Candle(Base):
@@ -52,22 +65,25 @@ class IngestRun(Base):
     rows_rejected: Mapped[int] = mapped_column(default=0)
     first_ts: Mapped[datetime | None]
     last_ts: Mapped[datetime | None]
-    gaps: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    rejected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    gaps: Mapped[list[Any]] = mapped_column(default=list)
+    rejected: Mapped[list[Any]] = mapped_column(default=list)
+    # Why a failed ingest failed; for an ok one, its warnings (e.g. "no candles after 2025-12-31: ...").
     error: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))  # the daily run that ingested; null: CLI
 
 
 class Run(Base):
-    """One run of the job: daily (scheduled), manual, or backtest."""
+    """One run of the job. ``trigger`` says who started it (``TRIGGERS``); ``as_of`` is the as-of day it
+    used (the newest stored candle's day when none was asked; a backtest's last day)."""
 
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # daily, manual, backtest
+    trigger: Mapped[str] = mapped_column(String(16))  # scheduled, manual, cli, backtest
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     as_of: Mapped[datetime | None]
-    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16))  # running, completed, failed
@@ -75,8 +91,14 @@ class Run(Base):
 
 
 class ModelVersion(Base):
-    """A trained checkpoint, registered only once its file is on disk. A backtest's versions
-    (``run_kind = 'backtest'``) form their own lineage, apart from the live one."""
+    """A trained model, registered together with its checkpoint's bytes (``checkpoints``). A backtest's
+    versions (``run_kind = 'backtest'``) form their own lineage, apart from the live one.
+
+    ``checkpoint_path`` is the checkpoint's key in each machine's local cache, relative to
+    ``FORECASTER_DATA_DIR/checkpoints`` (an absolute path: a version registered before the checkpoint
+    store whose file the migration could not read). ``pruned_at``: when the retention policy deleted
+    the checkpoint; the row stays, so the lineage and the forecasts' references remain queryable.
+    """
 
     __tablename__ = "model_versions"
     __table_args__ = (
@@ -94,18 +116,41 @@ class ModelVersion(Base):
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     train_start: Mapped[datetime]
     train_end: Mapped[datetime]
-    hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    hyperparameters: Mapped[dict[str, Any]]
     train_loss: Mapped[float | None] = mapped_column(Float)
     val_loss: Mapped[float | None] = mapped_column(Float)
     epochs: Mapped[int]
     duration_s: Mapped[float] = mapped_column(Float)
     checkpoint_path: Mapped[str] = mapped_column(String(1024))
     checkpoint_sha256: Mapped[str] = mapped_column(String(64))
-    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    manifest: Mapped[dict[str, Any]]
+    pruned_at: Mapped[datetime | None]
+
+
+class Checkpoint(Base):
+    """The bytes of a model version's checkpoint, committed in the same transaction as its row:
+    every worker that reaches the database can load every model (BYTEA on PostgreSQL, BLOB on SQLite)."""
+
+    __tablename__ = "checkpoints"
+
+    model_version_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Forecast(Base):
-    """One forecast of one model for one horizon. ``run_kind`` is ``live`` or ``backtest``."""
+    """One forecast of one model for one horizon. ``run_kind`` is ``live`` or ``backtest``.
+
+    ``as_of`` and ``target_ts`` are candle open times (UTC); ``as_of_date`` and ``target_date`` the
+    UTC days those candles stand for. ``interval_level`` is the nominal level of ``[yhat_lower,
+    yhat_upper]`` (0.8: an 80 % interval), stored for every model, baselines included.
+    """
 
     __tablename__ = "forecasts"
     __table_args__ = (
@@ -124,10 +169,13 @@ class Forecast(Base):
     timeframe: Mapped[str] = mapped_column(String(16))
     as_of: Mapped[datetime]
     target_ts: Mapped[datetime]
+    as_of_date: Mapped[date]
+    target_date: Mapped[date]
     horizon: Mapped[int]
     yhat: Mapped[float] = mapped_column(Float)
     yhat_lower: Mapped[float | None] = mapped_column(Float)
     yhat_upper: Mapped[float | None] = mapped_column(Float)
+    interval_level: Mapped[float] = mapped_column(Float)
     beats_naive: Mapped[bool | None]
     gate_mae_ratio: Mapped[float | None] = mapped_column(Float)
     gate_pvalue: Mapped[float | None] = mapped_column(Float)

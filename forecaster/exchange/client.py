@@ -18,6 +18,9 @@ from forecaster.exchange.retry import RetryPolicy, call_exchange
 PAGE_LIMIT_OVERRIDES = {"okx": 100}
 # Exchanges that serve only their most recent candles, however far back ``since`` asks.
 RECENT_ONLY = {"kraken": 720}
+# Our keys in ccxt's ``options['fetchMarkets']``: the market types its class loads by default, and those loaded.
+_ALL_TYPES = "forecasterAllTypes"
+_LOADED_TYPES = "forecasterLoadedTypes"
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,7 @@ def check_market(exchange: ccxt.Exchange, symbol: str, timeframe: str, policy: R
     """Refuse, before anything is written, a symbol or timeframe the exchange does not list."""
     if "/" not in symbol:
         raise InputError(f"bad symbol {symbol!r}: use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT")
-    markets = call_exchange(_load_markets, exchange, policy=policy)
+    markets = call_exchange(_load_markets, exchange, symbol, policy=policy)
     if symbol not in markets:
         close = difflib.get_close_matches(symbol, list(markets), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
@@ -98,11 +101,37 @@ def check_market(exchange: ccxt.Exchange, symbol: str, timeframe: str, policy: R
         raise InputError(f"timeframe {timeframe!r} is not offered by {exchange.id}: choose from {offered}")
 
 
-def _load_markets(exchange: ccxt.Exchange) -> dict[str, Any]:
-    """ccxt reads an unparsable market list as no markets at all: a bad answer to retry, not an unknown symbol."""
-    markets: dict[str, Any] = exchange.load_markets()
+def _load_markets(exchange: ccxt.Exchange, symbol: str) -> dict[str, Any]:
+    """The markets, of the types ``symbol`` needs where the exchange loads types apart.
+
+    ccxt reads an unparsable market list as no markets at all: a bad answer to retry, not an unknown symbol.
+    """
+    option = exchange.options.get("fetchMarkets")
+    if isinstance(option, dict) and isinstance(option.get("types"), list):
+        markets: dict[str, Any] = _load_market_types(exchange, option, symbol)
+    else:
+        markets = exchange.load_markets()
     if not markets:
         raise ccxt.BadResponse(f"{exchange.id} answered its market list with no markets (malformed answer?)")
+    return markets
+
+
+def _load_market_types(exchange: ccxt.Exchange, option: dict[str, Any], symbol: str) -> dict[str, Any]:
+    """Load only the market types ``symbol`` needs (``options['fetchMarkets']['types']``).
+
+    ccxt loads every type by default: on Binance spot, USD-M and COIN-M futures, three requests, and a
+    failure of the futures endpoints would fail a spot-only ingest. A spot symbol (``BASE/QUOTE``)
+    loads spot alone; a derivative (``BASE/QUOTE:SETTLE``) every type the ccxt class loads, reloading
+    the markets when only spot was loaded so far.
+    """
+    every = option.setdefault(_ALL_TYPES, list(option["types"]))
+    wanted = every if ":" in symbol or "spot" not in every else ["spot"]
+    loaded = option.get(_LOADED_TYPES) if exchange.markets else None
+    if loaded is not None and set(wanted) <= set(loaded):
+        return exchange.load_markets()
+    option["types"] = list(wanted)
+    markets = exchange.load_markets(reload=loaded is not None)
+    option[_LOADED_TYPES] = list(wanted)
     return markets
 
 

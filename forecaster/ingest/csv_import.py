@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import InputError
+from forecaster.exchange.names import check_exchange_id, check_symbol
 from forecaster.ingest.clean import clean_candles
 from forecaster.ingest.service import IngestSummary, save_batch
 from forecaster.series import CANDLE_COLUMNS, SeriesKey
@@ -59,7 +60,12 @@ def _parse_times(values: pd.Series, path: Path) -> pd.Series:
 
 
 def import_csv(sessions: sessionmaker[Session], path: Path, key: SeriesKey) -> IngestSummary:
-    """Validate every row of ``path``; store them all, or nothing when one is bad."""
+    """Validate every row of ``path``; store them all, or nothing when one is bad.
+
+    The exchange id and the symbol are checked first, offline (``forecaster.exchange.names``).
+    """
+    check_exchange_id(key.exchange)
+    check_symbol(key.symbol)
     started = datetime.now(UTC)
     step_ms = timeframe_ms(key.timeframe)
     raw = read_candle_csv(path)

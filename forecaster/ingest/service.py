@@ -17,17 +17,18 @@ import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.models import IngestRun
-from forecaster.errors import ForecasterError
+from forecaster.errors import ForecasterError, InputError
 from forecaster.exchange.client import RECENT_ONLY, check_market, exchange_clock_ms, page_limit
 from forecaster.exchange.retry import RetryPolicy
 from forecaster.ingest.clean import CleanCandles, Gap, Rejected, clean_candles, find_gaps, rows_to_frame
-from forecaster.ingest.fetch import PageProgress, fetch_candles
+from forecaster.ingest.fetch import FetchedCandles, PageProgress, fetch_candles
 from forecaster.ingest.store import StoredRange, last_before, load_candles, store_candles, stored_range
 from forecaster.series import SeriesKey
 from forecaster.timeframes import timeframe_ms, to_timedelta
 
 # Stored periods an incremental ingest looks back over for candles to ask for again.
 REPAIR_CANDLES = 7
+DAY_MS = 86_400_000
 # Where a first backfill starts when nothing is stored and no --since is given.
 DEFAULT_BACKFILL_START = datetime(2017, 1, 1, tzinfo=UTC)
 
@@ -73,22 +74,25 @@ def ingest_from_exchange(
     since: datetime | None = None,
     policy: RetryPolicy,
     on_page: Callable[[PageProgress], None] | None = None,
+    run_id: int | None = None,
 ) -> IngestSummary:
     """Fetch every closed candle after the last stored one (or from ``since``) and store it.
+
+    ``run_id``: the run (``runs.id``) this ingest belongs to, kept in its ``ingest_runs`` record.
 
     An incremental run also asks again for any candle missing among the last ``REPAIR_CANDLES``
     stored periods, so that a candle refused once (corrupt, or absent from a page) is healed by a
     later run when the exchange serves it right. ``policy`` says how each exchange request is retried.
     """
     step_ms = timeframe_ms(key.timeframe)
-    check_market(exchange, key.symbol, key.timeframe, policy)
     started = datetime.now(UTC)
     try:
+        check_market(exchange, key.symbol, key.timeframe, policy)
         with sessions() as session:
             start = since or resume_point(session, key)
         now_ms = exchange_clock_ms(exchange, policy)
         since_ms, until_ms = int(start.timestamp() * 1000), now_ms - step_ms + 1  # open times whose candle closed
-        rows = fetch_candles(
+        fetched = fetch_candles(
             exchange,
             key.symbol,
             key.timeframe,
@@ -98,26 +102,58 @@ def ingest_from_exchange(
             policy=policy,
             on_page=on_page,
         )
+        rows = fetched.rows
+        warnings = fetch_warnings(exchange, key, start, fetched, since_ms < until_ms, since)
         clean = clean_candles(rows_to_frame(rows), step_ms, now_ms)
         summary = save_batch(
-            sessions, key, clean, fetched=len(rows), source="exchange", requested_since=since, started=started
+            sessions,
+            key,
+            clean,
+            fetched=len(rows),
+            source="exchange",
+            requested_since=since,
+            started=started,
+            run_id=run_id,
+            warnings=warnings,
         )
-    except ForecasterError as exc:
-        record_failure(sessions, key, "exchange", since, started, exc)
+    except InputError:
+        raise  # a symbol or timeframe the exchange does not list: bad input, nothing is written
+    except ForecasterError as exc:  # the exchange unreachable (from its market list on) or failing: on record
+        record_failure(sessions, key, "exchange", since, started, exc, run_id=run_id)
         raise
     except ccxt.BaseError as exc:
         error = ForecasterError(f"{exchange.id} refused {key.symbol}: {type(exc).__name__}: {exc}")
-        record_failure(sessions, key, "exchange", since, started, error)
+        record_failure(sessions, key, "exchange", since, started, error, run_id=run_id)
         raise error from exc
-    if not rows and since_ms < until_ms:
-        summary.warnings.append(
+    return summary
+
+
+def fetch_warnings(
+    exchange: ccxt.Exchange,
+    key: SeriesKey,
+    start: datetime,
+    fetched: FetchedCandles,
+    owed: bool,
+    since: datetime | None,
+) -> list[str]:
+    """What the summary and the ``ingest_runs`` record say about a fetch beyond its counts.
+
+    ``owed``: the exchange's clock says at least one candle closed after ``start``.
+    """
+    warnings = []
+    if fetched.ended_ms is not None:
+        last = datetime.fromtimestamp(fetched.ended_ms / 1000, UTC)
+        shown = f"{last:%Y-%m-%d}" if timeframe_ms(key.timeframe) >= DAY_MS else f"{last:%Y-%m-%d %H:%M} UTC"
+        warnings.append(f"no candles after {shown}: the market may be halted or delisted")
+    elif not fetched.rows and owed:
+        warnings.append(
             f"{exchange.id} served no candle from {start:%Y-%m-%d %H:%M} although its clock says one has closed"
         )
     if exchange.id in RECENT_ONLY and since is not None:
-        summary.warnings.append(
+        warnings.append(
             f"{exchange.id} serves only its last {RECENT_ONLY[exchange.id]} candles: older history is not available"
         )
-    return summary
+    return warnings
 
 
 def resume_point(session: Session, key: SeriesKey) -> datetime:
@@ -141,8 +177,14 @@ def save_batch(
     source: str,
     requested_since: datetime | None,
     started: datetime,
+    run_id: int | None = None,
+    warnings: list[str] | None = None,
 ) -> IngestSummary:
-    """Upsert a validated batch and record the ingest, in one transaction; report its gaps."""
+    """Upsert a validated batch and record the ingest, in one transaction; report its gaps.
+
+    ``warnings`` (e.g. "no candles after ...") go into the summary and the record's ``error`` column,
+    which holds the notes of an ``ok`` ingest.
+    """
     frame = clean.frame
     summary = IngestSummary(
         key,
@@ -150,6 +192,7 @@ def save_batch(
         rejected=clean.rejected,
         duplicates=clean.duplicates,
         still_open=clean.still_open,
+        warnings=list(warnings or []),
     )
     with sessions.begin() as session:
         if not frame.empty:
@@ -165,6 +208,7 @@ def save_batch(
                 requested_since,
                 started,
                 status="ok",
+                run_id=run_id,
                 rows_fetched=fetched,
                 rows_new=summary.new,
                 rows_updated=summary.updated,
@@ -173,6 +217,7 @@ def save_batch(
                 last_ts=frame["ts"].iloc[-1].to_pydatetime() if not frame.empty else None,
                 gaps=[gap.as_dict() for gap in summary.gaps],
                 rejected=[{"ts": r.ts, "reason": r.reason} for r in clean.rejected],
+                error="; ".join(summary.warnings)[:2000] or None,
             )
         )
     return summary
@@ -185,12 +230,22 @@ def record_failure(
     requested_since: datetime | None,
     started: datetime,
     error: Exception,
+    *,
+    run_id: int | None = None,
 ) -> None:
     """Keep a ``failed`` ingest record; the candles of the failed batch were never written."""
     with sessions.begin() as session:
         session.add(
             _ingest_run(
-                key, source, requested_since, started, status="failed", gaps=[], rejected=[], error=str(error)[:2000]
+                key,
+                source,
+                requested_since,
+                started,
+                status="failed",
+                run_id=run_id,
+                gaps=[],
+                rejected=[],
+                error=str(error)[:2000],
             )
         )
 

@@ -1,6 +1,7 @@
-"""Forecast accuracy metrics and the Diebold-Mariano test, in plain NumPy (and SciPy's t law).
+"""The Diebold-Mariano test of equal forecast accuracy, in plain NumPy (and SciPy's t law).
 
-Every function takes array-likes of equal shape and averages over all their elements.
+Accuracy figures themselves (MAE, RMSE, MAPE, coverage, direction, interval score) have one
+definition, in SQL: the score views of ``forecaster.results.scores``.
 """
 
 from __future__ import annotations
@@ -19,57 +20,6 @@ def _pair(actual: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarray, np.ndarr
     if a.size == 0:
         raise ValueError("no values to score")
     return a, p
-
-
-def mae(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Mean absolute error."""
-    a, p = _pair(actual, predicted)
-    return float(np.mean(np.abs(a - p)))
-
-
-def rmse(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Root mean squared error."""
-    a, p = _pair(actual, predicted)
-    return float(np.sqrt(np.mean((a - p) ** 2)))
-
-
-def mape(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Mean absolute percentage error, in percent (``100 * mean(|a - p| / |a|)``)."""
-    a, p = _pair(actual, predicted)
-    return float(100.0 * np.mean(np.abs(a - p) / np.abs(a)))
-
-
-def smape(actual: ArrayLike, predicted: ArrayLike) -> float:
-    """Symmetric MAPE in percent, ``100 * mean(2|a - p| / (|a| + |p|))`` (0 where both are 0)."""
-    a, p = _pair(actual, predicted)
-    denominator = np.abs(a) + np.abs(p)
-    ratio = np.divide(2.0 * np.abs(a - p), denominator, out=np.zeros_like(a), where=denominator > 0)
-    return float(100.0 * np.mean(ratio))
-
-
-def mase(actual: ArrayLike, predicted: ArrayLike, insample: ArrayLike) -> float:
-    """MAE scaled by the in-sample naive one-step MAE, ``mean(|diff(insample)|)``, of the training window."""
-    history = np.asarray(insample, dtype=float)
-    if history.size < 2:
-        raise ValueError("MASE needs at least two in-sample values")
-    scale = float(np.mean(np.abs(np.diff(history))))
-    if scale == 0.0:
-        raise ValueError("MASE is undefined: the in-sample series is constant")
-    return mae(actual, predicted) / scale
-
-
-def directional_accuracy(actual: ArrayLike, predicted: ArrayLike, last_close: ArrayLike) -> float:
-    """Share of forecasts whose move from ``last_close`` has the sign of the actual move."""
-    a, p = _pair(actual, predicted)
-    last = np.broadcast_to(np.asarray(last_close, dtype=float), a.shape)
-    return float(np.mean(np.sign(p - last) == np.sign(a - last)))
-
-
-def coverage(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> float:
-    """Share of actual values inside ``[lower, upper]``."""
-    a, lo = _pair(actual, lower)
-    _, hi = _pair(actual, upper)
-    return float(np.mean((a >= lo) & (a <= hi)))
 
 
 def diebold_mariano(

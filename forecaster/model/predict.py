@@ -13,13 +13,18 @@ from forecaster.model.intervals import apply_intervals
 FORECAST_COLUMNS: tuple[str, ...] = ("horizon", "target_ts", "yhat", "yhat_lower", "yhat_upper")
 
 
+class HistoryGapError(ValueError):
+    """The candles before ``as_of`` miss more days than the model may bridge (or ``as_of`` itself): a
+    condition of the data, which a later ingest may heal, not a fault of the code."""
+
+
 def recent_history(candles: pd.DataFrame, as_of: pd.Timestamp, days: int, max_bridged: int = 0) -> pd.DataFrame:
     """The ``days`` daily candles ending at ``as_of``; gaps of at most ``max_bridged`` days are bridged.
 
     A gap inside the window is bridged by interpolating prices linearly in log space (and volume
     linearly) between its neighbours; one at the window's start takes its nearest neighbour. The
     bridged days are listed in ``frame.attrs["bridged"]``. A missing ``as_of`` candle, or a gap of
-    more than ``max_bridged`` consecutive days: ``ValueError`` naming the missing days.
+    more than ``max_bridged`` consecutive days: ``HistoryGapError`` naming the missing days.
     """
     check_candles(candles)
     as_of = check_as_of(as_of)
@@ -31,7 +36,7 @@ def recent_history(candles: pd.DataFrame, as_of: pd.Timestamp, days: int, max_br
     longest = int(absent.groupby((~absent).cumsum()).sum().max()) if absent.any() else 0
     if longest > max_bridged or as_of in missing:
         shown = ", ".join(str(ts.date()) for ts in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        raise ValueError(
+        raise HistoryGapError(
             f"forecast as of {as_of.date()} needs the {days} daily candles ending there (gaps of at most "
             f"{max_bridged} days bridged); {len(missing)} missing: {shown}"
         )

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
-import torch
 from pytorch_lightning.callbacks import EarlyStopping
 
 from forecaster.model.artifact import Mode, TrainedModel, outputs_to_prices, predict_scaled
@@ -68,7 +67,6 @@ def train(
     Raises:
         ValueError: the window is too short or gapped for the model, or the parent does not fit.
     """
-    torch.set_num_threads(1)
     started = time.perf_counter()
     as_of = check_as_of(as_of)
     mode: Mode = "full" if parent is None else "finetune"

@@ -4,7 +4,7 @@ Every as-of day in the range runs exactly the daily job's code (``evaluate_step`
 ``train_step`` with the auto policy, ``forecast_step``) under ``run_kind = 'backtest'``, which
 keeps its forecasts and its model lineage apart from the live ones. Each step reads only candles
 up to its as-of day, so there is no look-ahead by construction (and a test checks it). Days that
-already have their forecasts are skipped: an interrupted backtest resumes where it stopped, and a
+already have the model's forecast are skipped: an interrupted backtest resumes where it stopped, and a
 finished one re-run changes nothing.
 """
 
@@ -30,8 +30,9 @@ from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.report.accuracy import accuracy_table, scored_forecasts
 from forecaster.report.plots import plot_forecasts, plot_rolling_mae
-from forecaster.results.forecasts import forecast_days
+from forecaster.results.forecasts import MODEL, forecast_days
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 RUN_KIND = "backtest"
 
@@ -81,7 +82,9 @@ def backtest_config(job: JobConfig, *, retrain_every: int, horizon: int) -> JobC
 def check_range(
     sessions: sessionmaker[Session], key: SeriesKey, start: datetime, end: datetime, job: JobConfig
 ) -> None:
-    """Refuse a range that is reversed, beyond the stored candles, or without a full window before it."""
+    """Refuse a non-daily series, and a range that is reversed, beyond the stored candles, or without a full
+    window before it."""
+    require_daily(key.timeframe)
     if start > end:
         raise InputError(f"--start {start:%Y-%m-%d} is after --end {end:%Y-%m-%d}")
     with sessions() as session:
@@ -117,13 +120,13 @@ def run_backtest(
     summary = BacktestSummary(key, start, end)
     with sessions() as session:
         stored = [ts.to_pydatetime() for ts in load_candles(session, key, start=start, end=end)["ts"]]
-        done = forecast_days(session, key, RUN_KIND, start, end)
+        done = forecast_days(session, key, RUN_KIND, start, end, model=MODEL)
     todo = [day for day in stored if day not in done]
     summary.skipped = len(stored) - len(todo)
     for number, day in enumerate(todo, start=1):
         evaluate_step(sessions, key)
         trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id)
-        wrote = forecast_step(sessions, key, day, job, run_id=run_id)
+        wrote = forecast_step(sessions, key, day, job, run_id=run_id, checkpoint_dir=checkpoint_dir)
         result = DayResult(day, trained.mode, trained.trained, trained.seconds, wrote.written, wrote.problems)
         summary.days.append(result)
         if on_day is not None:
@@ -134,13 +137,18 @@ def run_backtest(
 
 
 def backtest_report(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per model and horizon over the range: MAE, RMSE, MAPE, MASE, MAE vs naive, direction, coverage,
-    and the training time spent. MASE divides by the in-sample one-day naive MAE of the 730 days
-    before ``start``."""
-    table = accuracy_table(session, key=key, run_kind=RUN_KIND, since=start, until=end)
+    """Per model and horizon, every scored forecast the backtest made (as-of days ``start..end``; the
+    targets of the last days run past ``end`` and count once their candles are stored): the columns
+    of ``forecast_accuracy`` (same definitions), MASE, and the training time spent.
+
+    MASE divides MAE by the in-sample one-day naive MAE of the 730 days before ``start``. On a
+    database whose only backtest of this series is this range, the rows equal ``forecast_accuracy``'s
+    for ``run_kind = 'backtest'``; ``backtest_scope`` says so in words.
+    """
+    table = accuracy_table(session, key=key, run_kind=RUN_KIND, first_as_of=start.date(), last_as_of=end.date())
     history = load_candles(session, key, start=start - timedelta(days=730), end=start - timedelta(days=1))
     scale = float(np.mean(np.abs(np.diff(history["close"].to_numpy())))) if len(history) > 1 else float("nan")
-    table.insert(table.columns.get_loc("mape") + 1, "mase", table["mae"] / scale)
+    table.insert(table.columns.get_loc("mape_pct") + 1, "mase", table["mae"] / scale)
     train_seconds = session.scalar(
         select(func.coalesce(func.sum(ModelVersion.duration_s), 0.0)).where(
             of_series(ModelVersion, key),
@@ -151,6 +159,24 @@ def backtest_report(session: Session, key: SeriesKey, start: datetime, end: date
     )
     table["train_seconds"] = np.where(table["model"] == "bilstm_gru", float(train_seconds or 0.0), 0.0)
     return table
+
+
+def shown_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``backtest_report`` for a reader: without the series and target days, which ``backtest_scope`` names."""
+    return table.drop(columns=["exchange", "symbol", "timeframe", "first_target_date", "last_target_date"])
+
+
+def backtest_scope(table: pd.DataFrame, start: datetime, end: datetime) -> str:
+    """One sentence on what ``backtest_report``'s ``table`` counts, and how it relates to the views."""
+    if table.empty:
+        return f"Nothing scored yet of the forecasts made as of {start:%Y-%m-%d}..{end:%Y-%m-%d}."
+    first, last = min(table["first_target_date"]), max(table["last_target_date"])
+    return (
+        f"Every scored forecast made as of {start:%Y-%m-%d}..{end:%Y-%m-%d} (targets {first:%Y-%m-%d}.."
+        f"{last:%Y-%m-%d}: the last days' targets run past the end); the same rows as forecast_accuracy "
+        f"(run_kind 'backtest') when this is the series' only backtest range. `forecaster report --run-kind "
+        f"backtest` shows the last 30 and 90 days of targets instead."
+    )
 
 
 @dataclass(frozen=True)
@@ -171,7 +197,10 @@ def write_backtest_files(
     forecasts = plot_forecasts(
         session, key, folder / f"{stem}_forecasts.png", run_kind=RUN_KIND, days=(end - start).days + 8
     )
-    errors = scored_forecasts(session, key=key, run_kind=RUN_KIND, since=start, until=end, horizon=1)
+    scores = scored_forecasts(
+        session, key=key, run_kind=RUN_KIND, first_as_of=start.date(), last_as_of=end.date(), horizon=1
+    )
+    errors = scores.assign(target_ts=pd.to_datetime(scores["target_date"]))
     try:
         rolling: Path | None = plot_rolling_mae(
             errors, folder / f"{stem}_rolling_mae.png", title=f"{key}: rolling 30-day MAE, horizon 1"

@@ -18,7 +18,7 @@ RunKind = Literal["live", "backtest"]
 class JobConfig(BaseModel):
     """Everything the steps need besides the database: model, training, gate, where checkpoints go."""
 
-    model_config = ConfigDict(frozen=True, protected_namespaces=())
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
     model: ModelConfig = Field(default_factory=ModelConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.errors import InputError
+from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
-from forecaster.model.predict import forecast
+from forecaster.model.predict import HistoryGapError, forecast
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.inputs import TORCH_TURN, read_history
 from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.versions import latest_version, load_version
 from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
-from forecaster.results.gate import naive_gate
+from forecaster.results.gate import Gate, naive_gate
 from forecaster.series import SeriesKey
+from forecaster.timeframes import require_daily
+
+# The reasons a model forecast is skipped while the baselines are written: its input misses more days
+# than may be bridged (a later ingest may heal them), or its checkpoint cannot be read here (another
+# machine's, or replaced). The day then stays owed for the model (``pipeline.plan``). Any other error
+# is a fault and fails the step.
+MODEL_SKIPPED = (HistoryGapError, CheckpointError)
 
 
 @dataclass
@@ -25,11 +36,14 @@ class ForecastOutcome:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    gate: Gate | None = None  # the naive gate at horizon 1, when the model was forecast
 
     def line(self, key: SeriesKey, as_of: datetime) -> str:
         parts = [f"{key} as of {as_of:%Y-%m-%d}: wrote {', '.join(self.written) or 'nothing'}"]
         if self.skipped:
             parts.append(f"already there: {', '.join(self.skipped)}")
+        if self.gate is not None:
+            parts.append(f"gate at horizon 1: {self.gate.verdict()}")
         return "; ".join(parts + self.problems)
 
 
@@ -40,11 +54,17 @@ def forecast_step(
     config: JobConfig,
     *,
     run_id: int | None = None,
+    with_model: bool = True,
+    checkpoint_dir: Path | None = None,
 ) -> ForecastOutcome:
     """Write the forecast set of ``as_of``: the model (when a version is trained) and every baseline.
 
     All rows go in one transaction; models already forecast for this day are left as they are.
+    ``with_model=False`` (the day's training failed) writes the baselines only: the day stays owed
+    for the model, which the next run forecasts. The model's checkpoint comes from the cache under
+    ``checkpoint_dir`` or, on a miss, the database.
     """
+    require_daily(key.timeframe)
     outcome = ForecastOutcome()
     with sessions() as session:
         done = models_with_forecasts(session, key, as_of, config.run_kind)
@@ -57,6 +77,7 @@ def forecast_step(
     if candles.empty or candles["ts"].iloc[-1] != pd.Timestamp(as_of):
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
     frames: dict[str, pd.DataFrame] = {}
+    levels = dict.fromkeys(baseline_names(), config.model.interval_level)
     for name in baseline_names():
         if name not in done:
             frames[name] = baseline_forecast(
@@ -68,17 +89,11 @@ def forecast_step(
                 window_days=config.train.window_days,
             )
     if MODEL not in done:
-        if version is None:
-            outcome.problems.append("no trained model yet: baselines only")
+        if not with_model:
+            outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
         else:
-            try:
-                with TORCH_TURN:
-                    frames[MODEL] = forecast(load_version(version), candles, pd.Timestamp(as_of))
-                if frames[MODEL].attrs.get("bridged"):
-                    bridged = ", ".join(frames[MODEL].attrs["bridged"])
-                    outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")
-            except (ValueError, CheckpointError) as exc:
-                outcome.problems.append(f"model skipped: {exc}")
+            load = None if version is None else partial(load_version, sessions, version, checkpoint_dir)
+            _add_model(frames, levels, outcome, load, candles, as_of)
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():
@@ -89,9 +104,36 @@ def forecast_step(
                 as_of=as_of,
                 run_id=run_id,
                 run_kind=config.run_kind,
+                interval_level=levels[name],
                 model_version_id=version.id if name == MODEL and version is not None else None,
                 gates=gates if name == MODEL else None,
             )
             write_forecasts(session, rows)
     outcome.written = list(frames)
+    outcome.gate = gates.get(1, Gate(0, None, None, None)) if MODEL in frames else None
     return outcome
+
+
+def _add_model(
+    frames: dict[str, pd.DataFrame],
+    levels: dict[str, float],
+    outcome: ForecastOutcome,
+    load: Callable[[], TrainedModel] | None,
+    candles: pd.DataFrame,
+    as_of: datetime,
+) -> None:
+    """The model's forecast frame, when a version is trained (``load`` reads it) and can forecast this day."""
+    if load is None:
+        outcome.problems.append("no trained model yet: baselines only")
+        return
+    try:
+        trained = load()
+        with TORCH_TURN:
+            frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
+    except MODEL_SKIPPED as exc:
+        outcome.problems.append(f"model skipped: {exc} (the day stays owed: the next run tries again)")
+        return
+    levels[MODEL] = trained.model_config.interval_level
+    if frames[MODEL].attrs.get("bridged"):
+        bridged = ", ".join(frames[MODEL].attrs["bridged"])
+        outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")

@@ -22,6 +22,7 @@ from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.manifest import build_manifest
 from forecaster.registry.versions import latest_version, load_version, save_and_register
 from forecaster.series import SeriesKey, of_series
+from forecaster.timeframes import require_daily
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def train_step(
     and the series' lock (``forecaster.db.locks``), and whoever comes second finds the version of
     the day already registered and reuses it instead of training again.
     """
+    require_daily(key.timeframe)
     done = _already_trained(sessions, key, as_of, config.run_kind)
     if done is not None:
         return done
@@ -72,7 +74,7 @@ def train_step(
             return done
         with sessions() as session:
             parent_row = latest_version(session, key, config.run_kind, as_of)
-        parent, chosen, reason = _choose(parent_row, candles, as_of, mode, config)
+        parent, chosen, reason = _choose(sessions, checkpoint_dir, parent_row, candles, as_of, mode, config)
         seed_everything(config.train.seed)  # the entry of this training run: the same seed, the same weights
         model = train(candles, pd.Timestamp(as_of), config.model, config.train, parent=parent)
         used = candles[candles["ts"] >= model.train_start]
@@ -101,7 +103,13 @@ def _already_trained(
 
 
 def _choose(
-    parent_row: ModelVersion | None, candles: pd.DataFrame, as_of: datetime, mode: TrainMode, config: JobConfig
+    sessions: sessionmaker[Session],
+    checkpoint_dir: Path,
+    parent_row: ModelVersion | None,
+    candles: pd.DataFrame,
+    as_of: datetime,
+    mode: TrainMode,
+    config: JobConfig,
 ) -> tuple[TrainedModel | None, str, str]:
     """The parent to start from (None: train in full), the mode and the reason."""
     if mode == "full":
@@ -111,7 +119,7 @@ def _choose(
             raise InputError("no model to fine-tune yet: train with --mode full or auto first")
         return None, "full", "no parent model"
     try:
-        parent = load_version(parent_row)
+        parent = load_version(sessions, parent_row, checkpoint_dir)
     except CheckpointError as exc:
         if mode == "finetune":
             raise InputError(f"the latest checkpoint is unusable: {exc}") from exc

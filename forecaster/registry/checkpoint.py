@@ -37,6 +37,10 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, tampered with, or not a forecaster model."""
 
 
+class CheckpointPruned(CheckpointError):
+    """The retention policy deleted this model version's checkpoint (``forecaster registry prune``)."""
+
+
 def _payload(model: TrainedModel) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -61,11 +65,23 @@ def _payload(model: TrainedModel) -> dict[str, Any]:
     }
 
 
-def save_checkpoint(model: TrainedModel, path: Path) -> str:
-    """Write ``model`` to ``path`` atomically (temp file, fsync, ``os.replace``); return its SHA-256 hex."""
+def checkpoint_bytes(model: TrainedModel) -> bytes:
+    """The checkpoint of ``model``, as the bytes ``save_checkpoint`` writes and the registry stores."""
     buffer = io.BytesIO()
     torch.save(_payload(model), buffer)
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def save_checkpoint(model: TrainedModel, path: Path) -> str:
+    """Write ``model`` to ``path`` atomically (temp file, fsync, ``os.replace``); return its SHA-256 hex."""
+    data = checkpoint_bytes(model)
+    write_atomically(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a synced temporary file and ``os.replace``: readers see the
+    old file or the whole new one, never part of it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
@@ -82,7 +98,6 @@ def save_checkpoint(model: TrainedModel, path: Path) -> str:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return hashlib.sha256(data).hexdigest()
 
 
 def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_SECONDS) -> list[Path]:
@@ -105,25 +120,40 @@ def remove_stale_temp_files(folder: Path, older_than_s: float = STALE_TEMP_SECON
 
 def load_checkpoint(path: Path, expected_sha256: str | None = None) -> TrainedModel:
     """Load a checkpoint written by ``save_checkpoint``, checking its SHA-256 first when given."""
+    return model_from_bytes(read_checkpoint_file(path, expected_sha256), source=str(path))
+
+
+def read_checkpoint_file(path: Path, expected_sha256: str | None = None) -> bytes:
+    """The bytes of the checkpoint file ``path``, refused when they differ from ``expected_sha256``."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from exc
+    check_sha256(data, expected_sha256, source=str(path))
+    return data
+
+
+def check_sha256(data: bytes, expected_sha256: str | None, *, source: str) -> None:
+    """Refuse ``data`` (read from ``source``) unless its SHA-256 is ``expected_sha256`` (None: any)."""
     actual = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and actual != expected_sha256.lower():
         raise CheckpointError(
-            f"checkpoint {path} has sha256 {actual}, expected {expected_sha256}: it was changed or replaced"
+            f"checkpoint {source} has sha256 {actual}, expected {expected_sha256}: it was changed or replaced"
         )
+
+
+def model_from_bytes(data: bytes, *, source: str) -> TrainedModel:
+    """The model in a checkpoint's bytes (``source`` names where they came from, for the errors)."""
     try:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated: {exc}") from exc
+        raise CheckpointError(f"checkpoint {source} is corrupt or truncated: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise CheckpointError(f"{path} is not a forecaster model checkpoint (format {FORMAT} expected)")
+        raise CheckpointError(f"checkpoint {source} is not a forecaster model checkpoint (format {FORMAT} expected)")
     try:
         return _model(payload)
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
-        raise CheckpointError(f"checkpoint {path} is incomplete or invalid: {exc}") from exc
+        raise CheckpointError(f"checkpoint {source} is incomplete or invalid: {exc}") from exc
 
 
 def _model(payload: dict[str, Any]) -> TrainedModel:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tomllib
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 
 from forecaster import __version__
 
+PROJECT = "forecaster"
 LIBRARIES = ("torch", "pytorch-lightning", "ccxt", "prefect", "pandas", "numpy", "sqlalchemy")
 
 
@@ -27,19 +29,39 @@ def candles_hash(candles: pd.DataFrame) -> str:
 
 @cache
 def code_version() -> str:
-    """The package version, with the git commit when running from a checkout."""
+    """The package's version, with the git commit (``0.1.0+g1a2b3c4``) only when the package is its own
+    checkout; installed inside another project's checkout, that project's commit says nothing about it."""
+    commit = own_checkout_commit(Path(__file__).resolve().parents[1])
+    return f"{__version__}+g{commit}" if commit else __version__
+
+
+def own_checkout_commit(package_dir: Path) -> str | None:
+    """The short commit of the git checkout whose root holds ``package_dir`` and a ``pyproject.toml`` of the
+    project named forecaster; None anywhere else (a wheel in site-packages, a copy inside another repo)."""
+    root = package_dir.parent
+    if not _is_forecaster_project(root / "pyproject.toml"):
+        return None
+    toplevel = _git(root, "rev-parse", "--show-toplevel")
+    if toplevel is None or Path(toplevel).resolve() != root.resolve():
+        return None
+    return _git(root, "rev-parse", "--short", "HEAD")
+
+
+def _is_forecaster_project(pyproject: Path) -> bool:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(project, dict) and project.get("name") == PROJECT
+
+
+def _git(where: Path, *args: str) -> str | None:
+    """One git command's output in ``where``; None when git is absent or fails."""
+    try:
+        done = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5, check=True)
     except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{commit}"
+        return None
+    return done.stdout.strip() or None
 
 
 def library_versions() -> dict[str, str]:

@@ -1,15 +1,18 @@
-"""The model registry: checkpoints on disk, registered in ``model_versions`` only once written.
+"""The model registry: a ``model_versions`` row and its checkpoint's bytes, committed together.
 
-A checkpoint is written atomically (temporary file, then rename) before its row is inserted; a
-crash in between leaves at most an unregistered file, which nothing loads, since loading goes
-through the registry and checks the registered sha256. A crash while writing leaves a temporary
-file, removed by the next registration in that folder once it is an hour old. Unregistered
-checkpoints are left on disk: a data directory may serve several databases, and a checkpoint
-missing from this database's registry may be another's.
+The checkpoint's bytes go into ``checkpoints`` in the same transaction as the version's row, so
+every worker that reaches the database can load it (``forecaster.registry.store``); a crash before
+the commit leaves neither. The local cache file (``<cache>/<checkpoint_path>``) is written first,
+atomically (temporary file, then rename): a crash after it leaves at most an unregistered file,
+which nothing loads, since loading goes through the registry and checks the registered sha256. A
+crash while writing leaves a temporary file, removed by the next registration in that folder once it
+is an hour old. Unregistered files are left on disk: a data directory may serve several databases,
+and a checkpoint missing from this database's registry may be another's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,17 +23,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from forecaster.db.integrity import violates_unique
 from forecaster.db.models import ModelVersion
 from forecaster.model.artifact import TrainedModel
-from forecaster.registry.checkpoint import load_checkpoint, remove_stale_temp_files, save_checkpoint
+from forecaster.registry.checkpoint import checkpoint_bytes, model_from_bytes, remove_stale_temp_files, write_atomically
+from forecaster.registry.store import checkpoint_data, store_checkpoint
 from forecaster.series import SeriesKey, of_series
 
+# One version per series, run kind and as-of day (``ModelVersion.__table_args__``).
+DAY_CONSTRAINT = "uq_model_versions_day"
 
-def checkpoint_path(root: Path, key: SeriesKey, model: TrainedModel) -> Path:
-    """``root/exchange/BASE-QUOTE/timeframe/<as-of>-<mode>-<unique>.ckpt``."""
-    folder = root / key.exchange / key.symbol.replace("/", "-").replace(":", "_") / key.timeframe
-    name = f"{model.train_end:%Y%m%d}-{model.mode}-{uuid.uuid4().hex[:8]}.ckpt"
-    return folder / name
+
+def checkpoint_key(key: SeriesKey, model: TrainedModel) -> str:
+    """The checkpoint's key in each machine's cache: ``exchange/BASE-QUOTE/timeframe/<as-of>-<mode>-<unique>.ckpt``."""
+    folder = f"{key.exchange}/{key.symbol.replace('/', '-').replace(':', '_')}/{key.timeframe}"
+    return f"{folder}/{model.train_end:%Y%m%d}-{model.mode}-{uuid.uuid4().hex[:8]}.ckpt"
 
 
 def save_and_register(
@@ -44,15 +51,20 @@ def save_and_register(
     run_id: int | None,
     manifest: dict[str, Any],
 ) -> ModelVersion:
-    """Write the checkpoint, then register it; a failed registration removes the file again.
+    """Register ``model``: its row and its checkpoint's bytes in one transaction, after the cache file
+    under ``root`` (the cache folder); a failed registration removes the file again.
 
     One version per series, run kind and as-of day: when a concurrent run registered that day
-    first, its version is returned and this checkpoint removed.
+    first (the violation of ``uq_model_versions_day``, and only that), its version is returned and this
+    checkpoint removed. Any other integrity error (a parent or run that does not exist) is raised.
     """
-    path = checkpoint_path(root, key, model)
+    data = checkpoint_bytes(model)
+    sha256 = hashlib.sha256(data).hexdigest()
+    cache_key = checkpoint_key(key, model)
+    path = root / cache_key
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(path.parent)
-    sha256 = save_checkpoint(model, path)
+    write_atomically(path, data)
     version = ModelVersion(
         exchange=key.exchange,
         symbol=key.symbol,
@@ -72,15 +84,19 @@ def save_and_register(
         val_loss=_finite(model.val_loss),
         epochs=model.epochs,
         duration_s=model.seconds,
-        checkpoint_path=str(path.resolve()),
+        checkpoint_path=cache_key,
         checkpoint_sha256=sha256,
         manifest=manifest,
     )
     try:
         with sessions.begin() as session:
             session.add(version)
-    except IntegrityError:
+            session.flush()
+            store_checkpoint(session, version.id, data, sha256)
+    except IntegrityError as exc:
         path.unlink(missing_ok=True)
+        if not violates_unique(exc, ModelVersion.__table__, DAY_CONSTRAINT):  # type: ignore[arg-type]
+            raise
         with sessions() as session:
             winner = session.scalars(
                 select(ModelVersion).where(
@@ -109,9 +125,12 @@ def latest_version(
     return session.scalars(query.order_by(ModelVersion.train_end.desc(), ModelVersion.id.desc()).limit(1)).first()
 
 
-def load_version(version: ModelVersion) -> TrainedModel:
-    """Load a registered checkpoint, refusing it when its bytes differ from the registered hash."""
-    return load_checkpoint(Path(version.checkpoint_path), expected_sha256=version.checkpoint_sha256)
+def load_version(sessions: sessionmaker[Session], version: ModelVersion, cache_dir: Path | None = None) -> TrainedModel:
+    """Load a registered model: the cache file under ``cache_dir`` when intact, else the bytes stored in
+    the database (then cached; ``None``: no cache). Refused (``CheckpointError``) when no copy has the
+    registered sha256; ``CheckpointPruned`` when the retention policy deleted it."""
+    data = checkpoint_data(sessions, version, cache_dir)
+    return model_from_bytes(data, source=f"of model version {version.id}")
 
 
 def _finite(value: float) -> float | None:

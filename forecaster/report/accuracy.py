@@ -1,37 +1,36 @@
-"""Accuracy of the stored, scored forecasts: per model, series and horizon, and against naive."""
+"""Accuracy of the stored, scored forecasts, as the score views define it (``forecaster.results.scores``).
+
+Nothing here computes a metric of its own: the tables are read from ``forecast_accuracy_rolling``,
+or aggregated over ``forecast_scores`` with the views' own expressions where a window is asked that
+the views do not have (a backtest's as-of range).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, RowMapping, or_, select
 from sqlalchemy.orm import Session
 
-from forecaster.db.models import Forecast, ForecastEvaluation
-from forecaster.model import metrics
 from forecaster.model.baselines import baseline_names
 from forecaster.results.forecasts import MODEL
-from forecaster.series import SeriesKey, of_series
+from forecaster.results.scores import (
+    GROUP,
+    METRICS,
+    ROLLING_WINDOWS,
+    accuracy_query,
+    forecast_accuracy_rolling,
+    forecast_scores,
+)
+from forecaster.series import SeriesKey
 
 NAIVE = "naive"
-GROUP = ["model", "exchange", "symbol", "timeframe", "horizon"]
-PAIR = ["exchange", "symbol", "timeframe", "as_of", "horizon"]
-ACCURACY_COLUMNS = [*GROUP, "n", "mae", "rmse", "mape", "mae_vs_naive", "direction_accuracy", "coverage"]
-_SCORED = [
-    "model",
-    "exchange",
-    "symbol",
-    "timeframe",
-    "horizon",
-    "as_of",
-    "target_ts",
-    "yhat",
-    "actual",
-    "abs_error",
-    "direction_hit",
-    "inside_interval",
-]
+SERIES = ["exchange", "symbol", "timeframe"]
+ACCURACY_COLUMNS = [name for name in GROUP if name != "run_kind"] + list(METRICS)
+SCORE_COLUMNS = [column.name for column in forecast_scores.columns]
+FLOAT_METRICS = [name for name in METRICS if name not in ("n", "n_vs_naive", "first_target_date", "last_target_date")]
 
 
 def accuracy_table(
@@ -39,27 +38,39 @@ def accuracy_table(
     *,
     key: SeriesKey | None = None,
     run_kind: str = "live",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    first_as_of: date | None = None,
+    last_as_of: date | None = None,
 ) -> pd.DataFrame:
-    """Accuracy per model, series and horizon of the scored forecasts with ``since < target_ts <= until``.
+    """Accuracy per model, series and horizon of the scored forecasts made on as-of days in
+    ``[first_as_of, last_as_of]`` (either end open when None): ``ACCURACY_COLUMNS``, the columns of
+    ``forecast_accuracy`` but ``run_kind``, with the same definitions (units: docs/sql.md).
 
-    Columns: model, exchange, symbol, timeframe, horizon, n, mae, rmse, mape (percent),
-    mae_vs_naive (the model's MAE over naive's, both on the (as_of, horizon) pairs they share;
-    NaN without pairs), direction_accuracy and coverage (shares, forecasts without a call or an
-    interval left out; NaN when none has one). Sorted by series, model (ours first), horizon.
+    Sorted by series, model (ours first), horizon; empty when nothing is scored.
     """
-    scored = scored_forecasts(session, key=key, run_kind=run_kind, since=since, until=until)
-    if scored.empty:
-        return pd.DataFrame(columns=ACCURACY_COLUMNS)
-    rows = [_accuracy_row(group) for _, group in scored.groupby(GROUP, sort=False)]
-    table = pd.DataFrame(rows, columns=[*GROUP, "n", "mae", "rmse", "mape", "direction_accuracy", "coverage"])
-    table["mae_vs_naive"] = _mae_vs_naive(scored, table)
-    table["horizon"] = table["horizon"].astype(int)
-    table["n"] = table["n"].astype(int)
-    table["_order"] = table["model"].map(model_rank)
-    table = table.sort_values(["exchange", "symbol", "timeframe", "_order", "model", "horizon"])
-    return table[ACCURACY_COLUMNS].reset_index(drop=True)
+    query = accuracy_query(*_conditions(key, run_kind, first_as_of, last_as_of))
+    table = pd.DataFrame(session.execute(query).mappings().all(), columns=[*GROUP, *METRICS])
+    return _ordered(table[ACCURACY_COLUMNS])
+
+
+def rolling_accuracy(
+    session: Session, keys: Sequence[SeriesKey], *, run_kind: str = "live", windows: Sequence[int] = ROLLING_WINDOWS
+) -> pd.DataFrame:
+    """``forecast_accuracy_rolling`` for ``keys``: per series, window (``window_days``, ending at the
+    series' newest scored target day ``window_end``), model and horizon, the accuracy columns."""
+    unknown = sorted(set(windows) - set(ROLLING_WINDOWS))
+    if unknown:
+        raise ValueError(f"rolling windows are {list(ROLLING_WINDOWS)} days; {unknown} is not one")
+    r = forecast_accuracy_rolling.c
+    columns = [column.name for column in forecast_accuracy_rolling.columns]
+    series = [(r.exchange == k.exchange) & (r.symbol == k.symbol) & (r.timeframe == k.timeframe) for k in keys]
+    rows: Sequence[RowMapping] = []
+    if series:
+        query = select(forecast_accuracy_rolling).where(
+            r.run_kind == run_kind, r.window_days.in_(list(windows)), or_(*series)
+        )
+        rows = session.execute(query).mappings().all()
+    table = pd.DataFrame(rows, columns=columns)
+    return _ordered(table.drop(columns=["run_kind"]), first=["window_days"])
 
 
 def scored_forecasts(
@@ -67,84 +78,43 @@ def scored_forecasts(
     *,
     key: SeriesKey | None = None,
     run_kind: str = "live",
-    since: datetime | None = None,
-    until: datetime | None = None,
+    first_as_of: date | None = None,
+    last_as_of: date | None = None,
     horizon: int | None = None,
 ) -> pd.DataFrame:
-    """Every scored forecast with ``since < target_ts <= until`` (all series when ``key`` is None, all
-    horizons when ``horizon`` is None), one row each: model, series, horizon, as_of, target_ts, yhat, and
-    its score (actual, abs_error, direction_hit, inside_interval)."""
-    query = (
-        select(
-            Forecast.model,
-            Forecast.exchange,
-            Forecast.symbol,
-            Forecast.timeframe,
-            Forecast.horizon,
-            Forecast.as_of,
-            Forecast.target_ts,
-            Forecast.yhat,
-            ForecastEvaluation.actual,
-            ForecastEvaluation.abs_error,
-            ForecastEvaluation.direction_hit,
-            ForecastEvaluation.inside_interval,
-        )
-        .join(ForecastEvaluation, ForecastEvaluation.forecast_id == Forecast.id)
-        .where(Forecast.run_kind == run_kind)
-    )
-    if key is not None:
-        query = query.where(of_series(Forecast, key))
-    if since is not None:
-        query = query.where(Forecast.target_ts > since)
-    if until is not None:
-        query = query.where(Forecast.target_ts <= until)
+    """The ``forecast_scores`` rows of forecasts made on as-of days in ``[first_as_of, last_as_of]``
+    (all series when ``key`` is None, all horizons when ``horizon`` is None)."""
+    conditions = _conditions(key, run_kind, first_as_of, last_as_of)
     if horizon is not None:
-        query = query.where(Forecast.horizon == horizon)
-    return pd.DataFrame(session.execute(query).all(), columns=_SCORED)
+        conditions.append(forecast_scores.c.horizon == horizon)
+    query = select(forecast_scores).where(*conditions).order_by(forecast_scores.c.as_of_date)
+    return pd.DataFrame(session.execute(query).mappings().all(), columns=SCORE_COLUMNS)
 
 
-def _accuracy_row(group: pd.DataFrame) -> list[object]:
-    first = group.iloc[0]
-    return [
-        *(first[column] for column in GROUP),
-        len(group),
-        metrics.mae(group["actual"], group["yhat"]),
-        metrics.rmse(group["actual"], group["yhat"]),
-        metrics.mape(group["actual"], group["yhat"]),
-        _share(group["direction_hit"]),
-        _share(group["inside_interval"]),
-    ]
+def _conditions(
+    key: SeriesKey | None, run_kind: str, first_as_of: date | None, last_as_of: date | None
+) -> list[ColumnElement[bool]]:
+    s = forecast_scores.c
+    conditions = [s.run_kind == run_kind]
+    if key is not None:
+        conditions += [s.exchange == key.exchange, s.symbol == key.symbol, s.timeframe == key.timeframe]
+    if first_as_of is not None:
+        conditions.append(s.as_of_date >= first_as_of)
+    if last_as_of is not None:
+        conditions.append(s.as_of_date <= last_as_of)
+    return conditions
 
 
-def _share(flags: pd.Series) -> float:
-    """Share of true values among the non-null ones (NaN when all are null)."""
-    known = flags.dropna()
-    return float(known.astype(bool).mean()) if len(known) else float("nan")
-
-
-def _mae_vs_naive(scored: pd.DataFrame, table: pd.DataFrame) -> pd.Series:
-    """Per table row: mean |error| over naive's on the same (series, as_of, horizon) forecasts."""
-    naive = scored.loc[scored["model"] == NAIVE, [*PAIR, "abs_error"]]
-    paired = scored.merge(naive, on=PAIR, suffixes=("", "_naive"))
-    sums = paired.groupby(GROUP, sort=False)[["abs_error", "abs_error_naive"]].sum()
-    ratio = (sums["abs_error"] / sums["abs_error_naive"].where(sums["abs_error_naive"] > 0)).rename("mae_vs_naive")
-    return table[GROUP].merge(ratio.reset_index(), on=GROUP, how="left")["mae_vs_naive"].astype(float)
+def _ordered(table: pd.DataFrame, first: Sequence[str] = ()) -> pd.DataFrame:
+    """Rows by series, (window,) model (ours first, then the baselines), horizon."""
+    if table.empty:
+        return table.reset_index(drop=True)
+    table = table.astype({"horizon": int, "n": int, "n_vs_naive": int} | dict.fromkeys(FLOAT_METRICS, float))
+    rank = table["model"].map(model_rank)
+    order = [*SERIES, *first, "_rank", "model", "horizon"]
+    return table.assign(_rank=rank).sort_values(order).drop(columns="_rank").reset_index(drop=True)
 
 
 def model_rank(model: str) -> int:
     order = [MODEL, *baseline_names()]
     return order.index(model) if model in order else len(order)
-
-
-def newest_scored(session: Session, key: SeriesKey, run_kind: str = "live") -> datetime | None:
-    """Target time of the newest scored forecast of ``key``: where a summary's windows end (None: none)."""
-    return session.scalars(
-        select(Forecast.target_ts)
-        .join(ForecastEvaluation, ForecastEvaluation.forecast_id == Forecast.id)
-        .where(
-            of_series(Forecast, key),
-            Forecast.run_kind == run_kind,
-        )
-        .order_by(Forecast.target_ts.desc())
-        .limit(1)
-    ).first()

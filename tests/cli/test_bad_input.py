@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
-from forecaster.db.models import Candle, Forecast, Run
+from forecaster.db.models import Candle, Checkpoint, Forecast, Run
 from forecaster.series import SeriesKey
 from tests.support.cli import forecaster
 from tests.support.rows import row_count
@@ -27,7 +25,7 @@ BACKTEST = ["backtest", "-e", "binance", "-s", "BTC/USDT"]
         (["run", "--symbols", " , "], "give at least one symbol"),
         (["run", "--symbols", "BTC/USDT,BTCUSDT"], "bad symbol 'BTCUSDT'"),
         (["run", "--exchange", "nosuchex"], "unknown exchange 'nosuchex'"),
-        (["run", "--mode", "sometimes"], "train_mode: Input should be 'full', 'finetune' or 'auto'"),
+        (["run", "--mode", "sometimes"], "use full, finetune or auto"),
         (["run", "--timeframe", "1M"], "unsupported timeframe '1M'"),
         ([*BACKTEST, "--start", "2024-06-30", "--end", "2024-06-01"], "--start 2024-06-30 is after --end 2024-06-01"),
         ([*BACKTEST, "--start", "2024-06-01", "--end", "2999-01-01"], "bad --end '2999-01-01': it lies in the future"),
@@ -51,8 +49,9 @@ def test_bad_option_is_one_line_nonzero_and_writes_nothing(args, message, tmp_pa
 def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_reason(
     registered, sessions, database_url, tmp_path
 ):
-    path = Path(registered.checkpoint_path)
-    path.write_bytes(path.read_bytes() + b"\0")
+    with sessions.begin() as session:  # the command's cache (its own data dir) is empty: it reads these
+        stored = session.get_one(Checkpoint, registered.id)
+        stored.data = stored.data + b"\0"
     result = forecaster("forecast", "-e", "binance", "-s", "BTC/USDT", database_url=database_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()

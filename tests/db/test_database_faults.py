@@ -33,7 +33,7 @@ from forecaster.db.migrate import current_revision, ensure_schema, head_revision
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
 from tests.support.candles import half_year_exchange
-from tests.support.postgres import PG_ADMIN_URL, created_database, postgres_reason
+from tests.support.postgres import created_database
 from tests.support.rows import assert_same_rows, row_count, series_rows
 from tests.support.tiny import params
 
@@ -52,19 +52,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (no schema): a SQLite file, or a new database on the shared server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    reason = postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    with created_database(make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")) as url:
-        yield url
 
 
 def forecaster_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -111,7 +98,7 @@ def test_unreachable_database_fails_the_flow_at_its_first_task(
     monkeypatch.setenv("FORECASTER_DATABASE_URL", UNREACHABLE[dialect](tmp_path))
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
-    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=loopback.url, return_state=True)
     assert state.is_failed()
     assert "DatabaseUnavailable: cannot reach the database" in str(state.message)
     assert "secret" not in str(state.message)
@@ -150,7 +137,7 @@ def test_older_schema_fails_the_flow_with_the_upgrade_command(
     monkeypatch.setenv("FORECASTER_DATABASE_URL", empty_url)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
-    state = daily(params("BTC/USDT"), api_url=loopback.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=loopback.url, return_state=True)
     assert state.is_failed()
     assert "SchemaOutdated" in str(state.message) and "run `forecaster db upgrade`" in str(state.message)
     assert len(loopback.requests) == before
@@ -242,7 +229,7 @@ def run_daily(url: str, data_dir: Path, api_url: str) -> Any:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORECASTER_DATABASE_URL", url)
         patch.setenv("FORECASTER_DATA_DIR", str(data_dir))
-        return daily(params("BTC/USDT"), api_url=api_url, return_state=True)
+        return daily(**params("BTC/USDT"), api_url=api_url, return_state=True)
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def run_daily(url: str, data_dir: Path, api_url: str, runs: int) -> list[Any]:
 
     def one(index: int) -> None:
         start.wait()
-        states[index] = daily(params(*SYMBOLS), api_url=api_url, return_state=True)
+        states[index] = daily(**params(*SYMBOLS), api_url=api_url, return_state=True)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FORECASTER_DATABASE_URL", url)
@@ -73,4 +73,5 @@ def test_two_daily_runs_started_together_leave_the_rows_of_one(database_url, sin
     engine.dispose()
     assert runs == ["completed", "completed"]  # each run's own record
     assert len(ingests) == 2 * len(SYMBOLS) and set(ingests) == {"ok"}
-    assert {str(path.resolve()) for path in (tmp_path / "data").rglob("*.ckpt")} == checkpoints  # no loser's file
+    cache = tmp_path / "data" / "checkpoints"
+    assert {path.relative_to(cache).as_posix() for path in cache.rglob("*.ckpt")} == checkpoints  # no loser's file

@@ -50,7 +50,7 @@ def test_dask_runner_gives_the_same_rows_as_the_default_runner(exchange, tmp_pat
         monkeypatch.setenv("FORECASTER_DATABASE_URL", url)  # set before the cluster starts: workers inherit it
         monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / name))
         flow = daily if runner is None else daily.with_options(task_runner=runner)
-        state = flow(params("BTC/USDT", "ETH/USDT"), api_url=exchange.url, return_state=True)
+        state = flow(**params("BTC/USDT", "ETH/USDT"), api_url=exchange.url, return_state=True)
         assert state.is_completed(), state.message
         results.append(rows(url))
     (forecasts, candles), (dask_forecasts, dask_candles) = results

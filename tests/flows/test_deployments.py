@@ -16,7 +16,6 @@ from prefect.flows import load_flow_from_entrypoint
 from prefect.settings import PREFECT_API_URL
 
 from flows.cli import DAILY_CRON
-from flows.params import DailyParams
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,11 +30,12 @@ def test_prefect_yaml_declares_the_documented_daily_schedule():
     assert schedule["cron"] == DAILY_CRON == "10 0 * * *" and schedule["timezone"] == "UTC"
     assert config["work_pool"]["name"] == "forecaster-process"
 
-    flow = load_flow_from_entrypoint(str(ROOT / config["entrypoint"]))
+    flow = load_flow_from_entrypoint(config["entrypoint"])  # a module path: any checkout's own installed code
+    assert config["pull"] == []  # no absolute path of the deployer's checkout
     assert flow.name == "daily"
-    params = DailyParams.model_validate(config["parameters"]["params"])
-    assert [pair.symbol for pair in params.pairs] == ["BTC/USDT", "ETH/USDT"]
-    assert flow.validate_parameters(config["parameters"])["params"] == params
+    params = flow.validate_parameters(config["parameters"])
+    assert [pair.symbol for pair in params["pairs"]] == ["BTC/USDT", "ETH/USDT"]
+    assert params["train_mode"] == "auto" and params["catch_up_days"] == 7
 
 
 def test_serve_registers_the_deployment_and_stops_cleanly(prefect_server, tmp_path):
@@ -46,6 +46,8 @@ def test_serve_registers_the_deployment_and_stops_cleanly(prefect_server, tmp_pa
             "-c",
             "from flows.cli import main; main()",
             "serve",
+            "--exchange",
+            "binance",
             "--symbols",
             "BTC/USDT",
             "--name",
@@ -69,7 +71,7 @@ def test_serve_registers_the_deployment_and_stops_cleanly(prefect_server, tmp_pa
                     time.sleep(0.5)
         assert deployment is not None, "serve did not register the deployment"
         assert [s.schedule.cron for s in deployment.schedules] == [DAILY_CRON]
-        assert deployment.parameters["params"]["pairs"][0]["symbol"] == "BTC/USDT"
+        assert deployment.parameters["pairs"][0]["symbol"] == "BTC/USDT"
     finally:
         # SIGTERM, as a process manager stops a service. (Prefect's runner shuts down on it through its own
         # handler; a Ctrl-C that lands while the runner is still starting can be lost in asyncio's

@@ -24,7 +24,7 @@ def test_successful_flow_run_stores_no_secret(prefect_server, database_url, btc,
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_KEY", API_KEY)
     monkeypatch.setenv("FORECASTER_EXCHANGE_API_SECRET", API_SECRET)
     with half_year_exchange({"BTC/USDT": btc}) as server:
-        state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+        state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_completed(), state.message
     engine = make_engine(database_url)
     with session_factory(engine)() as session:

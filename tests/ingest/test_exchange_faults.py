@@ -131,7 +131,7 @@ COMPLETE: dict[str, tuple[Arm, set[pd.Timestamp]]] = {
 def test_recoverable_fault_completes_with_exact_candles(case, fast_env, server, source):
     arm, missing = COMPLETE[case]
     arm(server)
-    state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_completed(), state.message
     stored = assert_only_valid_candles(fast_env, source, pd.Timestamp(clock_after(LAST_DAY)))
     assert set(source["ts"]) - set(stored["ts"]) == missing
@@ -141,7 +141,7 @@ def test_recoverable_fault_completes_with_exact_candles(case, fast_env, server, 
 def test_still_open_candle_is_never_stored(fast_env, server, source):
     clock = LAST_DAY + pd.Timedelta(hours=12)  # inside the last day: the exchange serves it as open
     server.set_clock(clock.to_pydatetime())
-    state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_completed(), state.message
     stored = assert_only_valid_candles(fast_env, source, clock)
     assert stored["ts"].max() == LAST_DAY - pd.Timedelta(days=1)
@@ -166,7 +166,7 @@ FAILING: dict[str, tuple[Arm, str]] = {
 def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, server, source):
     arm, message = FAILING[case]
     arm(server)
-    state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_failed()
     assert "1 of 1 series failed: binance BTC/USDT 1d (binance " in state.message and message in state.message
     assert stored_candles(fast_env).empty
@@ -182,7 +182,7 @@ def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, ser
 def test_latency_beyond_the_client_timeout_fails_clearly(fast_env, server, monkeypatch):
     monkeypatch.setenv("FORECASTER_EXCHANGE_TIMEOUT_MS", "100")
     server.faults.set_latency(0.4)
-    state = daily(params("BTC/USDT"), api_url=server.url, return_state=True)
+    state = daily(**params("BTC/USDT"), api_url=server.url, return_state=True)
     assert state.is_failed()
     assert "failed 3 times: RequestTimeout" in state.message, state.message
     assert stored_candles(fast_env).empty

@@ -206,3 +206,15 @@ def test_a_refused_candle_is_healed_by_a_later_run(btc, sessions, server_for):
     second = ingest(server, sessions)
     assert second.new == 2  # the healed day and the new one
     pd.testing.assert_frame_equal(stored(sessions), frame, check_dtype=False)
+
+
+def test_an_exchange_that_cannot_be_reached_leaves_a_failed_ingest_record(btc, sessions, server_for):
+    server = server_for(btc.iloc[-10:])
+    server.faults.fail_next(50, status=503, path="/api/v3/exchangeInfo")  # its market list never loads
+    with pytest.raises(ForecasterError):
+        ingest(server, sessions)
+    with sessions() as session:
+        record = session.scalars(select(IngestRun)).one()
+        assert session.scalar(select(func.count()).select_from(Candle)) == 0
+    assert record.status == "failed" and record.symbol == "BTC/USDT"
+    assert record.error and "503" in record.error

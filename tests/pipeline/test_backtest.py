@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
-from forecaster.pipeline.backtest import backtest_config, backtest_report, run_backtest, write_backtest_files
+from forecaster.pipeline.backtest import (
+    backtest_config,
+    backtest_report,
+    backtest_scope,
+    run_backtest,
+    write_backtest_files,
+)
+from forecaster.report.accuracy import rolling_accuracy
 from forecaster.series import SeriesKey
 from tests.support.candles import store_candles
+from tests.support.populate import BTC, candles_of, populate
 from tests.support.tiny import TINY_JOB
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
@@ -86,13 +94,13 @@ def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op
         2,
         3,
     }
-    for column in ("mae", "rmse", "mape", "mase", "mae_vs_naive", "direction_accuracy", "coverage", "train_seconds"):
-        assert column in table.columns
+    wanted = ("mae", "rmse", "mape_pct", "mase", "mae_vs_naive", "direction_accuracy", "coverage", "train_seconds")
+    assert set(wanted) <= set(table.columns)
     naive = table[table["model"] == "naive"]
     assert (naive["mae_vs_naive"] == 1).all() and (naive["train_seconds"] == 0).all()
     assert (table.loc[table["model"] == "bilstm_gru", "train_seconds"] > 0).all()
-    # only targets inside the range are scored in the report: h-day forecasts of the last days drop out
-    assert table.set_index(["model", "horizon"]).loc[("naive", 3), "n"] == 7  # as-of 06-01..06-07
+    # every forecast made as of 06-01..06-10 counts, its target inside the range or not (the candles reach 06-20)
+    assert table.set_index(["model", "horizon"]).loc[("naive", 3), "n"] == 10
     assert files.csv.exists() and files.forecast_plot.stat().st_size > 10_000
 
 
@@ -132,3 +140,36 @@ def test_bad_ranges_are_refused(btc, sessions, tmp_path):
             JOB,
             tmp_path,
         )
+
+
+def test_the_backtest_table_counts_what_forecast_accuracy_counts_and_says_so(database_url, btc, eth):
+    """Observation 9: the printed table counted targets up to --end only (h1: n 19 vs 20 in the views)."""
+    engine = make_engine(database_url)
+    try:
+        sessions = session_factory(engine)
+        backtest = populate(database_url, sessions, candles_of(btc, eth), run_kind="backtest", days=30, stop=10)
+        start, end = backtest.days[0], backtest.days[-1]
+        with sessions() as session:
+            table = backtest_report(session, BTC, start, end).set_index(["model", "horizon"])
+            rolling = rolling_accuracy(session, [BTC], run_kind="backtest", windows=[90]).set_index(
+                ["model", "horizon"]
+            )
+            view = pd.DataFrame(
+                session.execute(
+                    text("SELECT * FROM forecast_accuracy WHERE run_kind = 'backtest' AND symbol = 'BTC/USDT'")
+                )
+                .mappings()
+                .all()
+            ).set_index(["model", "horizon"])
+    finally:
+        engine.dispose()
+    assert (table["n"] == 30).all()  # every as-of day's forecast, though the last days' targets lie past END
+    assert max(table["last_target_date"]) == (end + pd.Timedelta(days=7)).date()
+    for frame in (view, rolling):  # the same forecasts, the same figures
+        assert (frame.loc[table.index, "n"] == table["n"]).all()
+        for column in ("mae", "rmse", "mape_pct", "mae_vs_naive", "coverage"):
+            assert frame.loc[table.index, column].astype(float).to_numpy() == pytest.approx(table[column].to_numpy())
+    scope = backtest_scope(table.reset_index(), start, end)
+    assert f"made as of {start:%Y-%m-%d}..{end:%Y-%m-%d}" in scope
+    assert f"targets {start + pd.Timedelta(days=1):%Y-%m-%d}..{end + pd.Timedelta(days=7):%Y-%m-%d}" in scope
+    assert "forecast_accuracy" in scope and "last 30 and 90 days" in scope

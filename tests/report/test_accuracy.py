@@ -52,7 +52,7 @@ def test_accuracy_table_matches_hand_computed_values(filled):
         assert got["n"] == len(group) == 12
         assert got["mae"] == pytest.approx(error.abs().mean())
         assert got["rmse"] == pytest.approx(np.sqrt((error**2).mean()))
-        assert got["mape"] == pytest.approx(100 * (error.abs() / group["actual"]).mean())
+        assert got["mape_pct"] == pytest.approx(100 * (error.abs() / group["actual"]).mean())
         assert got["mae_vs_naive"] == pytest.approx(
             (pairs["actual"] - pairs["yhat"]).abs().mean() / (pairs["actual"] - pairs["yhat_naive"]).abs().mean()
         )
@@ -63,13 +63,14 @@ def test_accuracy_table_matches_hand_computed_values(filled):
     assert ours["direction_accuracy"].between(0, 1).all() and ours["coverage"].between(0, 1).all()
 
 
-def test_accuracy_table_window_is_open_below_and_closed_above(filled):
-    targets = sorted(scored(filled.sessions)["target_ts"].unique())
-    since, until = targets[2], targets[6]
+def test_accuracy_table_takes_the_forecasts_of_an_as_of_range(filled):
+    days = sorted(scored(filled.sessions)["as_of"].unique())
+    first, last = days[2].date(), days[6].date()
     with filled.sessions() as session:
-        table = accuracy_table(session, key=KEY, since=since, until=until)
+        table = accuracy_table(session, key=KEY, first_as_of=first, last_as_of=last)
     rows = scored(filled.sessions)
-    inside = rows[(rows["target_ts"] > since) & (rows["target_ts"] <= until)]
+    made = rows["as_of"].map(lambda ts: ts.date())
+    inside = rows[(made >= first) & (made <= last)]
     expected = inside.groupby(["model", "horizon"]).size()
     got = table.set_index(["model", "horizon"])["n"]
     assert got.sort_index().to_dict() == expected.sort_index().to_dict()

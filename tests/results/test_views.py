@@ -38,7 +38,7 @@ def test_views_match_hand_computed_aggregates(filled):
         assert got["n"] == len(group)
         assert got["mae"] == pytest.approx(group["abs_error"].mean())
         assert got["rmse"] == pytest.approx(np.sqrt((group["error"] ** 2).mean()))
-        assert got["mape"] == pytest.approx(100 * group["ape"].mean())
+        assert got["mape_pct"] == pytest.approx(100 * group["ape"].mean())
         assert got["mae_vs_naive"] == pytest.approx(paired["abs_error"].mean() / paired["abs_error_naive"].mean())
         assert got["coverage"] == pytest.approx(group["inside_interval"].astype(float).mean())
     assert len(latest) == 4 * 3

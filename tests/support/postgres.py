@@ -6,12 +6,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from forecaster.db.engine import make_engine
 
 PG_ADMIN_URL = os.environ.get("FORECASTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+# Both backends, as a parametrisation: PostgreSQL's cases carry the ``postgres`` mark.
+DIALECTS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 def postgres_reason() -> str | None:
@@ -49,3 +53,17 @@ def truncate_all(url: str) -> None:
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
+
+
+@contextmanager
+def scratch_database(dialect: str, folder: Path) -> Iterator[str]:
+    """An empty database of its own (no schema): a SQLite file in ``folder``, or a new PostgreSQL database
+    dropped afterwards (skipped where PostgreSQL is not running)."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{folder / f'scratch-{uuid.uuid4().hex[:8]}.db'}"
+        return
+    reason = postgres_reason()
+    if reason:
+        pytest.skip(reason)
+    with created_database(make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT"), prefix="forecaster_scratch") as url:
+        yield url

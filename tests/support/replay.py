@@ -56,4 +56,4 @@ def fill(url: str, sessions: sessionmaker[Session], btc: pd.DataFrame, checkpoin
     with sessions() as session:
         version = latest_version(session, FILLED_KEY, "live")
     assert version is not None
-    return Filled(url, sessions, days, load_version(version))
+    return Filled(url, sessions, days, load_version(sessions, version))

@@ -6,7 +6,6 @@ writing a configuration of their own.
 
 from __future__ import annotations
 
-from flows.params import DailyParams
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.pipeline.config import JobConfig
 from forecaster.results.gate import GateConfig
@@ -19,7 +18,6 @@ TINY_TRAIN = TrainConfig(
 TINY_JOB = JobConfig(model=TINY_MODEL, train=TINY_TRAIN, gate=GateConfig(min_pairs=5))
 
 
-def params(*symbols: str, **values: object) -> DailyParams:
-    """Daily flow parameters for these ``binance`` symbols with the tiny job."""
-    pairs = [SeriesKey("binance", symbol) for symbol in symbols]
-    return DailyParams(pairs=pairs, job=TINY_JOB, **values)  # type: ignore[arg-type]
+def params(*symbols: str, **values: object) -> dict[str, object]:
+    """The daily flow's parameters for these ``binance`` symbols with the tiny job: ``daily(**params(...))``."""
+    return {"pairs": [SeriesKey("binance", symbol) for symbol in symbols], "job": TINY_JOB, **values}
