@@ -11,7 +11,6 @@ import importlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from forecaster.db.migrate import current_revision, ensure_schema, head_revision
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
 from tests.support.candles import half_year_exchange
+from tests.support.ports import free_port
 from tests.support.postgres import created_database
 from tests.support.rows import assert_same_rows, row_count, series_rows
 from tests.support.tiny import params
@@ -46,12 +46,6 @@ def loopback(btc: pd.DataFrame) -> Iterator[LoopbackExchange]:
     """BTC/USDT of the first half of 2024, the clock just after the last close."""
     with half_year_exchange({"BTC/USDT": btc}) as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def forecaster_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
