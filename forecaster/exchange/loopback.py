@@ -34,36 +34,40 @@ Faults
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pandas as pd
 
+from forecaster.exchange.binance_wire import (
+    PRICE_FIELDS,
+    RATE_LIMITS,
+    ApiError,
+    Response,
+    failure_response,
+    format_decimal,
+    json_response,
+    kline_row,
+    market_id,
+    symbol_info,
+)
+from forecaster.exchange.faults import NO_FAULTS, FaultSource, RequestFaults
 from forecaster.series import CANDLE_COLUMNS
 from forecaster.timeframes import timeframe_ms
 
 KLINES_PATH = "/api/v3/klines"
-PRICE_FIELDS = tuple(CANDLE_COLUMNS[1:])  # the values of a kline row, in order
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 1000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_RATE_LIMITS = [
-    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-    {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
-]
-
 TimeLike = datetime | str
 
 
@@ -77,96 +81,6 @@ def to_ms(when: TimeLike) -> int:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: pass a timezone-aware UTC datetime")
     return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def market_id(symbol: str) -> str:
-    """Binance's id of a ccxt unified spot symbol: ``BTC/USDT`` -> ``BTCUSDT``."""
-    base, _, quote = symbol.partition("/")
-    if not base or not quote:
-        raise ValueError(f"bad symbol {symbol!r}: expected a ccxt unified spot symbol such as BTC/USDT")
-    return base + quote
-
-
-def format_decimal(value: float) -> str:
-    """A decimal as Binance writes it (8 places), or the shortest exact form when 8 places would round it."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    text = f"{value:.8f}"
-    return text if float(text) == value else np.format_float_positional(value, trim="-")
-
-
-@dataclass(frozen=True)
-class HttpFailure:
-    """An HTTP error answer, in place of the data."""
-
-    status: int
-    retry_after: float | None
-    code: int | None
-
-
-@dataclass(frozen=True)
-class RequestFaults:
-    """The faults one request takes."""
-
-    latency: float = 0.0
-    failure: HttpFailure | None = None
-    malformed: bool = False
-    truncated: bool = False
-    empty: bool = False
-    unordered: bool = False
-
-
-@dataclass(frozen=True)
-class RowFaults:
-    """A snapshot of the candle faults of one symbol, keyed by open time in milliseconds."""
-
-    dropped: frozenset[int] = frozenset()
-    duplicated: frozenset[int] = frozenset()
-    corrupted: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
-
-
-class FaultSource(Protocol):
-    """What a ``LoopbackExchange`` asks before answering: the faults of one request, and of a symbol's candles."""
-
-    def take(self, path: str) -> RequestFaults: ...
-
-    def rows(self, symbol: str) -> RowFaults: ...
-
-
-class NoFaults:
-    """Every answer as it is."""
-
-    def take(self, path: str) -> RequestFaults:
-        return RequestFaults()
-
-    def rows(self, symbol: str) -> RowFaults:
-        return RowFaults()
-
-
-NO_FAULTS = NoFaults()
-
-
-class ApiError(Exception):
-    """A Binance error answer: HTTP 400 with ``{"code": code, "msg": msg}``."""
-
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-
-
-@dataclass(frozen=True)
-class Response:
-    """What the handler writes back."""
-
-    status: int
-    body: bytes
-    content_type: str = "application/json;charset=UTF-8"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    # A Content-Length larger than the body: the connection closes before the client has it all.
-    declared_length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -208,77 +122,6 @@ def _int_param(query: Mapping[str, str], name: str) -> int | None:
     return int(text)
 
 
-def _kline_row(open_ms: int, values: Mapping[str, float], interval_ms: int) -> list[Any]:
-    volume = values["volume"]
-    typical = (values["open"] + values["high"] + values["low"] + values["close"]) / 4
-    quote = volume * typical
-    trades = int(quote / 500) + 1 if math.isfinite(quote) and quote > 0 else 0
-    return [
-        open_ms,
-        *(format_decimal(values[name]) for name in PRICE_FIELDS),
-        open_ms + interval_ms - 1,
-        format_decimal(quote),
-        trades,
-        format_decimal(volume / 2),
-        format_decimal(quote / 2),
-        "0",
-    ]
-
-
-def _symbol_info(symbol: str, series: _Series) -> dict[str, Any]:
-    base, _, quote = symbol.partition("/")
-    closes = series.values[:, 3]
-    level = float(np.nanmedian(closes)) if np.isfinite(closes).any() else 1.0
-    tick = 10.0 ** min(-2, max(-8, math.floor(math.log10(max(level, 1e-8))) - 5))
-    step = 10.0 ** min(0, max(-8, -math.floor(math.log10(max(level, 1e-8))) - 1))
-    return {
-        "symbol": base + quote,
-        "status": "TRADING",
-        "baseAsset": base,
-        "baseAssetPrecision": 8,
-        "quoteAsset": quote,
-        "quotePrecision": 8,
-        "quoteAssetPrecision": 8,
-        "baseCommissionPrecision": 8,
-        "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"],
-        "icebergAllowed": True,
-        "ocoAllowed": True,
-        "otoAllowed": True,
-        "quoteOrderQtyMarketAllowed": True,
-        "allowTrailingStop": True,
-        "cancelReplaceAllowed": True,
-        "isSpotTradingAllowed": True,
-        "isMarginTradingAllowed": False,
-        "filters": [
-            {
-                "filterType": "PRICE_FILTER",
-                "minPrice": format_decimal(tick),
-                "maxPrice": "1000000.00000000",
-                "tickSize": format_decimal(tick),
-            },
-            {
-                "filterType": "LOT_SIZE",
-                "minQty": format_decimal(step),
-                "maxQty": "9000000.00000000",
-                "stepSize": format_decimal(step),
-            },
-            {
-                "filterType": "NOTIONAL",
-                "minNotional": "5.00000000",
-                "applyMinToMarket": True,
-                "maxNotional": "9000000.00000000",
-                "applyMaxToMarket": False,
-                "avgPriceMins": 5,
-            },
-        ],
-        "permissions": [],
-        "permissionSets": [["SPOT", "MARGIN"]],
-        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
-        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
-    }
-
-
 class _HTTPServer(ThreadingHTTPServer):
     """The stdlib server, holding the ``LoopbackExchange`` its handlers answer for."""
 
@@ -316,10 +159,6 @@ class _Handler(BaseHTTPRequestHandler):
         """Stay quiet: tests count requests through ``LoopbackExchange.requests``."""
 
 
-def _json(status: int, payload: Any) -> Response:
-    return Response(status, json.dumps(payload, separators=(",", ":"), allow_nan=False).encode())
-
-
 class LoopbackExchange:
     """A Binance-compatible HTTP server on 127.0.0.1 serving candle frames keyed by ccxt unified symbol.
 
@@ -349,11 +188,11 @@ class LoopbackExchange:
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._routes: dict[str, Callable[[Mapping[str, str], RequestFaults], Response]] = {
-            "/api/v3/ping": lambda query, faults: _json(200, {}),
-            "/api/v3/time": lambda query, faults: _json(200, {"serverTime": self.clock_ms()}),
-            "/api/v3/exchangeInfo": lambda query, faults: _json(200, self._exchange_info()),
-            "/fapi/v1/exchangeInfo": lambda query, faults: _json(200, self._futures_info("U_MARGINED")),
-            "/dapi/v1/exchangeInfo": lambda query, faults: _json(200, self._futures_info("COIN_MARGINED")),
+            "/api/v3/ping": lambda query, faults: json_response(200, {}),
+            "/api/v3/time": lambda query, faults: json_response(200, {"serverTime": self.clock_ms()}),
+            "/api/v3/exchangeInfo": lambda query, faults: json_response(200, self._exchange_info()),
+            "/fapi/v1/exchangeInfo": lambda query, faults: json_response(200, self._futures_info("U_MARGINED")),
+            "/dapi/v1/exchangeInfo": lambda query, faults: json_response(200, self._futures_info("COIN_MARGINED")),
             KLINES_PATH: self._klines,
         }
 
@@ -458,14 +297,14 @@ class LoopbackExchange:
         if faults.latency:
             time.sleep(faults.latency)
         if faults.failure is not None:
-            return _failure(faults.failure)
+            return failure_response(faults.failure.status, faults.failure.retry_after, faults.failure.code)
         route = self._routes.get(path)
         if route is None:
             return Response(404, b"<html><body><h1>404 Not Found</h1></body></html>", "text/html")
         try:
             response = route(query, faults)
         except ApiError as error:
-            response = _json(400, {"code": error.code, "msg": error.msg})
+            response = json_response(400, {"code": error.code, "msg": error.msg})
         if faults.malformed or faults.truncated:
             half = response.body[: max(1, len(response.body) // 2)]
             return replace(response, body=half, declared_length=len(response.body) if faults.truncated else None)
@@ -473,11 +312,11 @@ class LoopbackExchange:
 
     def _exchange_info(self) -> dict[str, Any]:
         with self._lock:
-            symbols = [_symbol_info(symbol, series) for symbol, series in self._series.items()]
+            symbols = [symbol_info(symbol, series.values[:, 3]) for symbol, series in self._series.items()]
         return {
             "timezone": "UTC",
             "serverTime": self.clock_ms(),
-            "rateLimits": _RATE_LIMITS,
+            "rateLimits": RATE_LIMITS,
             "exchangeFilters": [],
             "symbols": symbols,
         }
@@ -487,7 +326,7 @@ class LoopbackExchange:
             "timezone": "UTC",
             "serverTime": self.clock_ms(),
             "futuresType": futures_type,
-            "rateLimits": _RATE_LIMITS,
+            "rateLimits": RATE_LIMITS,
             "exchangeFilters": [],
             "assets": [],
             "symbols": [],
@@ -503,7 +342,7 @@ class LoopbackExchange:
         if start is not None and end is not None and start > end:
             raise ApiError(-1023, "Start time is greater than end time.")
         if faults.empty:
-            return _json(200, [])
+            return json_response(200, [])
         row_faults = self.faults.rows(symbol)
         last = self.clock_ms() if end is None else min(end, self.clock_ms())
         open_ms = series.open_ms
@@ -516,14 +355,14 @@ class LoopbackExchange:
         for index in chosen:
             ms = int(open_ms[index])
             values = dict(zip(PRICE_FIELDS, series.values[index].tolist(), strict=True))
-            row = _kline_row(ms, values, self.interval_ms)
+            row = kline_row(ms, values, self.interval_ms)
             for name, value in row_faults.corrupted.get(ms, {}).items():
                 row[1 + PRICE_FIELDS.index(name)] = format_decimal(value)
             rows.extend([row, row] if ms in row_faults.duplicated else [row])
         rows = rows[:limit]
         if faults.unordered:
             rows.reverse()
-        return _json(200, rows)
+        return json_response(200, rows)
 
     def _klines_series(self, query: Mapping[str, str]) -> tuple[str, _Series]:
         for name in ("symbol", "interval"):
@@ -537,13 +376,3 @@ class LoopbackExchange:
         if query["interval"] != self.timeframe:
             raise ApiError(-1120, "Invalid interval.")
         return symbol, series
-
-
-def _failure(failure: HttpFailure) -> Response:
-    headers = {} if failure.retry_after is None else {"Retry-After": f"{failure.retry_after:g}"}
-    if failure.code is not None:
-        messages = {-1003: "Too many requests; current limit of IP is 6000 requests per 1 MINUTE."}
-        msg = messages.get(failure.code, "Internal error; unable to process your request. Please try again.")
-        body = json.dumps({"code": failure.code, "msg": msg}).encode()
-        return Response(failure.status, body, headers=headers)
-    return Response(failure.status, f"{failure.status} gateway error".encode(), "text/plain", headers)

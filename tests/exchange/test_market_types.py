@@ -15,6 +15,7 @@ from forecaster.exchange.retry import RetryPolicy
 from forecaster.exchange.synthetic import synthetic_candles
 from forecaster.ingest.service import ingest_from_exchange
 from forecaster.series import SeriesKey
+from tests.support.faults import Faults
 
 FAST_RETRY = RetryPolicy(attempts=3, initial_delay_s=0.01, max_delay_s=0.05)
 BTC = synthetic_candles("BTC/USDT", "2024-01-01", "2024-01-30")
@@ -24,7 +25,7 @@ FUTURES = ("/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo")
 @pytest.fixture
 def server() -> Iterator[LoopbackExchange]:
     now = (BTC["ts"].iloc[-1] + pd.Timedelta(days=1, minutes=10)).to_pydatetime()
-    with LoopbackExchange({"BTC/USDT": BTC}, now=now) as exchange:
+    with LoopbackExchange({"BTC/USDT": BTC}, now=now, faults=Faults()) as exchange:
         yield exchange
 
 

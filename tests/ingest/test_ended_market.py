@@ -22,6 +22,7 @@ from forecaster.ingest.service import ingest_from_exchange
 from forecaster.ingest.store import load_candles
 from forecaster.series import SeriesKey
 from tests.support.cli import forecaster
+from tests.support.faults import Faults
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_delay_s=0.01, max_delay_s=0.05)
 KEY = SeriesKey("binance", "LTC/USDT", "1d")
@@ -34,7 +35,7 @@ SINCE = pd.Timestamp("2017-12-01", tz="UTC")
 
 @pytest.fixture
 def server() -> Iterator[LoopbackExchange]:
-    with LoopbackExchange({"LTC/USDT": LTC}, now=CLOCK.to_pydatetime()) as exchange:
+    with LoopbackExchange({"LTC/USDT": LTC}, now=CLOCK.to_pydatetime(), faults=Faults()) as exchange:
         yield exchange
 
 
@@ -79,7 +80,7 @@ def test_a_hole_in_the_middle_is_retried_not_taken_for_the_end(server, sessions)
 
 def test_a_hole_that_never_fills_fails_and_stores_nothing(sessions):
     later = synthetic_candles("LTC/USDT", "2026-01-01", "2026-03-29")
-    with LoopbackExchange({"LTC/USDT": LTC}, now=CLOCK.to_pydatetime()) as server:
+    with LoopbackExchange({"LTC/USDT": LTC}, now=CLOCK.to_pydatetime(), faults=Faults()) as server:
         server.extend("LTC/USDT", later)
         server.faults.empty_next(10**6, after=1)  # every page after the first is empty, yet candles exist
         with pytest.raises(ExchangeUnavailable, match="failed 4 times: BadResponse"):

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from forecaster.db.models import Forecast, ModelVersion
+from forecaster.db.models import Checkpoint, Forecast, ModelVersion
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.train import seed_everything, train
 from forecaster.pipeline.forecast import forecast_step
@@ -53,34 +53,43 @@ def test_a_model_forecast_skipped_for_an_unreadable_checkpoint_stays_owed_and_is
     registered, sessions, tmp_path
 ):
     as_of = registered.train_end
-    checkpoint = Path(registered.checkpoint_path)
+    cache = tmp_path / "checkpoints"
+    checkpoint = cache / registered.checkpoint_path
     aside = tmp_path / "aside.ckpt"
-    shutil.move(checkpoint, aside)  # not readable here, as on a machine the file never reached
+    # not readable here: no file in the cache and no bytes in the database, as for a version registered
+    # before checkpoints were stored, whose file lived on another machine
+    shutil.move(checkpoint, aside)
+    with sessions.begin() as session:
+        stored = session.get_one(Checkpoint, registered.id)
+        session.delete(stored)
 
-    first = forecast_step(sessions, KEY, as_of, TINY_JOB)
+    first = forecast_step(sessions, KEY, as_of, TINY_JOB, checkpoint_dir=cache)
     assert sorted(first.written) == ["drift", "moving_average", "naive"]
     assert first.problems and first.problems[0].startswith("model skipped: cannot read checkpoint")
     assert "the next run tries again" in first.problems[0]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == [as_of]  # the model's forecast is still owed
 
     shutil.move(aside, checkpoint)
-    second = forecast_step(sessions, KEY, as_of, TINY_JOB)
+    second = forecast_step(sessions, KEY, as_of, TINY_JOB, checkpoint_dir=cache)
     assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "moving_average", "naive"]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == []
     assert models_written(sessions) == {"bilstm_gru", "drift", "moving_average", "naive"}
 
 
-def test_an_unexpected_error_in_the_model_forecast_fails_the_step_and_writes_nothing(registered, model, sessions):
+def test_an_unexpected_error_in_the_model_forecast_fails_the_step_and_writes_nothing(
+    registered, model, sessions, tmp_path
+):
     # A checkpoint that loads, under its registered hash, but whose scaler does not fit its features:
     # a fault (a bug, a broken artifact) to surface, not a reason to skip the model quietly.
     scaler = {**model.scaler_state}
     scaler["offset"], scaler["scale"] = [*scaler["offset"], 0.0], [*scaler["scale"], 1.0]
-    sha256 = save_checkpoint(replace(model, scaler_state=scaler), Path(registered.checkpoint_path))
+    cache = tmp_path / "checkpoints"
+    sha256 = save_checkpoint(replace(model, scaler_state=scaler), cache / registered.checkpoint_path)
     with sessions.begin() as session:
         session.get_one(ModelVersion, registered.id).checkpoint_sha256 = sha256
 
     with pytest.raises(ValueError, match="broadcast"):
-        forecast_step(sessions, KEY, registered.train_end, TINY_JOB)
+        forecast_step(sessions, KEY, registered.train_end, TINY_JOB, checkpoint_dir=cache)
     assert models_written(sessions) == set()
 
 

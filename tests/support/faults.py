@@ -25,15 +25,9 @@ from __future__ import annotations
 
 import threading
 
-from forecaster.exchange.loopback import (
-    KLINES_PATH,
-    PRICE_FIELDS,
-    HttpFailure,
-    RequestFaults,
-    RowFaults,
-    TimeLike,
-    to_ms,
-)
+from forecaster.exchange.binance_wire import PRICE_FIELDS
+from forecaster.exchange.faults import HttpFailure, RequestFaults, RowFaults
+from forecaster.exchange.loopback import KLINES_PATH, TimeLike, to_ms
 
 # Count faults other than HTTP failures, in the order a request takes them (also RequestFaults' fields).
 _COUNT_FAULTS = ("malformed", "truncated", "empty", "unordered")
