@@ -2,7 +2,7 @@
 
 The queries are read from the documents themselves, so the documents and this test cannot drift;
 each must return rows from the populated database, and the answers to the cookbook's questions are
-checked against what ``populate.py`` wrote.
+checked against what ``tests/support/populate.py`` wrote.
 """
 
 from __future__ import annotations
