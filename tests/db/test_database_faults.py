@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import Engine, event, inspect
 
 from flows.daily import daily
+from flows.tasks import io_retries
 from forecaster.cli import main
 from forecaster.db.engine import make_engine
 from forecaster.db.migrate import current_revision, ensure_schema, head_revision, upgrade
@@ -38,7 +39,11 @@ from tests.support.rows import assert_same_rows, row_count, series_rows
 from tests.support.tiny import params
 
 DAILY = importlib.import_module("flows.daily")
-STEP_TASKS = ("ingest_task", "evaluate_task", "plan_task", "train_task", "forecast_task")
+
+
+def no_retries(delay_s: float) -> dict[str, Any]:
+    """The daily flow's step retries (``flows.tasks.io_retries``) but none: a failed attempt fails its step."""
+    return {**io_retries(delay_s), "retries": 0}
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +268,9 @@ def restart_on_insert(cluster: PrivateCluster) -> Iterator[dict[str, str]]:
 def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
     table, cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
 ):
-    for name in STEP_TASKS:  # fail at once instead of retrying, to see what the failed attempt left
-        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retries=0))
+    # fail at once instead of retrying, to see what the failed attempt left (the flow applies its step
+    # retries when it runs, so they are replaced where it takes them)
+    monkeypatch.setattr(DAILY, "io_retries", no_retries)
     restart_on_insert["table"] = table
     state = run_daily(cluster_database, tmp_path / "data", loopback.url)
     assert not restart_on_insert, f"no INSERT INTO {table} happened"
@@ -291,8 +297,7 @@ def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
 def test_restart_inside_the_forecast_write_is_retried_within_the_run(
     cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
 ):
-    for name in STEP_TASKS:  # the production retries, without their waiting
-        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retry_delay_seconds=0))
+    # the production retries, after the tests' short delay (FORECASTER_TASK_RETRY_DELAY_S, tests/conftest.py)
     restart_on_insert["table"] = "forecasts"
     state = run_daily(cluster_database, tmp_path / "data", loopback.url)
     assert not restart_on_insert
