@@ -29,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -52,7 +51,8 @@ from forecaster.exchange.retry import RetryPolicy
 from forecaster.exchange.synthetic import DEMO_SYMBOLS, EPOCH, synthetic_candles
 from forecaster.ingest.service import ingest_from_exchange
 from forecaster.ingest.store import store_candles
-from forecaster.series import SeriesKey
+from forecaster.series import DEMO, SeriesKey
+from tests.support.postgres import created_database
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 EXTRA_BASES = ("DOT", "TRX", "ATOM", "UNI", "XLM", "ETC", "FIL", "NEAR", "APT", "ARB")
@@ -120,28 +120,15 @@ def postgres_version(admin_url: str) -> str:
 
 
 @contextmanager
-def throwaway_postgres(admin_url: str) -> Iterator[str]:
-    """A fresh database ``forecaster_bench_<random>`` on the server of ``admin_url``, dropped afterwards."""
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"forecaster_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@contextmanager
 def throwaway_sqlite() -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="forecaster_bench_") as folder:
         yield f"sqlite:///{Path(folder) / 'bench.db'}"
 
 
 def database(backend: str, admin_url: str) -> AbstractContextManager[str]:
-    return throwaway_postgres(admin_url) if backend == "postgresql" else throwaway_sqlite()
+    if backend == "postgresql":  # a fresh forecaster_bench_<random> database, dropped afterwards
+        return created_database(create_engine(admin_url, isolation_level="AUTOCOMMIT"), prefix="forecaster_bench")
+    return throwaway_sqlite()
 
 
 @contextmanager
@@ -166,7 +153,7 @@ def timed(step: Callable[[], Any]) -> tuple[float, Any]:
 def plain_insert_pass(sessions: sessionmaker[Session], table: Table, frames: dict[str, pd.DataFrame]) -> int:
     for symbol, frame in frames.items():
         with sessions.begin() as session:
-            session.execute(insert(table), plain_rows(SeriesKey("bench", symbol), frame))
+            session.execute(insert(table), plain_rows(SeriesKey(DEMO, symbol), frame))
     return sum(len(frame) for frame in frames.values())
 
 
@@ -174,7 +161,7 @@ def upsert_pass(sessions: sessionmaker[Session], frames: dict[str, pd.DataFrame]
     new = updated = 0
     for symbol, frame in frames.items():
         with sessions.begin() as session:
-            counts = store_candles(session, SeriesKey("bench", symbol), frame)
+            counts = store_candles(session, SeriesKey(DEMO, symbol), frame)
         new, updated = new + counts.new, updated + counts.updated
     return new, updated
 

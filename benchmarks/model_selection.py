@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmarks.shared_data import DATA
+from benchmarks.shared_data import read_pair
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.metrics import diebold_mariano
 from forecaster.model.predict import forecast
@@ -31,12 +31,6 @@ SETUPS: dict[str, ModelConfig] = {
         features=("log_return", "range", "volume_change", "body"), target="log_return"
     ),
 }
-
-
-def load(symbol: str) -> pd.DataFrame:
-    frame = pd.read_csv(DATA / f"{symbol}.csv")
-    frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
-    return frame[["ts", "open", "high", "low", "close", "volume"]]
 
 
 def score_one(candles: pd.DataFrame, as_of: pd.Timestamp, cfg: ModelConfig, seed: int, origins: int) -> list[dict]:
@@ -108,7 +102,7 @@ def main() -> None:
     rows: list[dict] = []
     started = time.perf_counter()
     for symbol in args.symbols:
-        candles = load(symbol)
+        candles = read_pair(symbol)
         for name, cfg in SETUPS.items():
             for seed in args.seeds:
                 for as_of in as_ofs:

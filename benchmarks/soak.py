@@ -29,16 +29,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.shared_data import DATA
+from benchmarks.shared_data import read_pair
 
 SYMBOLS = {"BTC/USDT": "BTCUSDT", "ETH/USDT": "ETHUSDT", "SOL/USDT": "SOLUSDT"}
 FAULTS = ("none", "429", "5xx", "malformed", "empty", "duplicate", "corrupt_nan", "corrupt_negative", "down", "slow")
-
-
-def read(name: str) -> pd.DataFrame:
-    frame = pd.read_csv(DATA / f"{name}.csv")
-    frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
-    return frame[["ts", "open", "high", "low", "close", "volume"]]
 
 
 def arm(server, fault: str, rng: random.Random, day: pd.Timestamp) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +88,7 @@ def main() -> None:
     from forecaster.series import SeriesKey
     from tests.support.faults import Faults
 
-    sources = {symbol: read(name) for symbol, name in SYMBOLS.items()}
+    sources = {symbol: read_pair(name) for symbol, name in SYMBOLS.items()}
     job = JobConfig(
         model=ModelConfig(lookback=20, horizon=3, lstm_hidden=16, gru_hidden=8),
         train=TrainConfig(window_days=240, val_days=30, max_epochs=3, finetune_epochs=1, accelerator="cpu"),

@@ -12,13 +12,14 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.support.ports import free_port
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -33,12 +34,6 @@ CHROMIUM_FLAGS = [
     "--window-size=1400,1300",
 ]
 ARTIFACT_KEY = "summary-demo-btc-usdt-1d"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_healthy(port: int, server: subprocess.Popen[bytes]) -> None:
@@ -72,7 +67,7 @@ def screenshot(out: Path, work: Path) -> Path:
     if chromium is None:
         raise FileNotFoundError("chromium is not installed (Debian: apt-get install chromium)")
     bin_dir = Path(sys.executable).parent
-    port = _free_port()
+    port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PREFECT_", "FORECASTER_"))}
     env |= {
         "PREFECT_HOME": str(work / "prefect-home"),

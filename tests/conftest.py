@@ -1,108 +1,163 @@
-"""Shared fixtures: real databases (SQLite, and PostgreSQL where it runs), real candles, the loopback
-exchange, and tiny training settings."""
+"""Shared fixtures: the one Prefect server, real databases (SQLite, and PostgreSQL where it runs), generated
+candles, and tiny trained models.
+
+Plain helpers live in ``tests/support/`` (candles, the tiny configuration, the console command, row counts);
+the tiny configuration is ``tests.support.tiny.TINY_JOB``.
+"""
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-for _name in [name for name in os.environ if name.startswith("FORECASTER_")]:
+for _name in [name for name in os.environ if name.startswith("FORECASTER_") and name != "FORECASTER_TEST_POSTGRES_URL"]:
     del os.environ[_name]  # tests never read the developer's own database or exchange settings
 os.environ["FORECASTER_TASK_RETRY_DELAY_S"] = "0.2"  # Prefect step retries: seconds, not minutes, in tests
-# Prefect keeps one slot-lease service per limit name and process, bound to the first server it met; test modules
-# with servers of their own would wait on a stopped one. Tests run without the exchange limit, but the one
-# test that checks it (tests/flows/test_daily.py) under the session's server.
+# Flows run without the per-exchange concurrency limit (one less round trip to the server per ingest), but in the
+# one test that checks it (tests/flows/test_daily.py).
 os.environ["FORECASTER_EXCHANGE_CONCURRENCY"] = "0"
 
 from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402
-from forecaster.ingest.clean import CleanCandles  # noqa: E402
-from forecaster.ingest.service import save_batch  # noqa: E402
+from forecaster.db.models import ModelVersion  # noqa: E402
+from forecaster.model import TrainedModel, seed_everything, train  # noqa: E402
+from forecaster.pipeline.train import train_step  # noqa: E402
 from forecaster.runtime import set_torch_threads  # noqa: E402
 from forecaster.series import SeriesKey  # noqa: E402
+from tests.support.candles import calendar_candles, random_walk, store_candles, window  # noqa: E402
+from tests.support.postgres import (  # noqa: E402
+    DIALECTS,
+    PG_ADMIN_URL,
+    created_database,
+    postgres_reason,
+    scratch_database,
+    truncate_all,
+)
+from tests.support.replay import Filled, fill  # noqa: E402
+from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
 
 set_torch_threads(1)  # the test process's entry point, as the command and the flows set it (FORECASTER_TORCH_THREADS)
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-PG_ADMIN_URL = os.environ.get("FORECASTER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A flow run on PostgreSQL is ``slow``: the same test on SQLite keeps the flows in the fast subset.
 
-def read_shared_candles(name: str) -> pd.DataFrame:
-    """A real candle file of ``../shared/data`` as a candle frame (``ts`` aware UTC)."""
-    path = DATA / f"{name}.csv"
-    if not path.exists():
-        pytest.skip(f"real candles not found at {path}")
-    frame = pd.read_csv(path)
-    frame["ts"] = pd.to_datetime(frame.pop("timestamp"), utc=True)
-    return frame[["ts", "open", "high", "low", "close", "volume"]]
-
-
-def store_candles(sessions: sessionmaker[Session], key: SeriesKey, frame: pd.DataFrame) -> None:
-    """Write clean candles straight into the database, as an ingest would."""
-    now = pd.Timestamp.now(tz="UTC").to_pydatetime()
-    clean = CleanCandles(frame.reset_index(drop=True))
-    save_batch(sessions, key, clean, fetched=len(frame), source="csv", requested_since=None, started=now)
+    Every other ``slow`` mark is written on its test (``pytest -m "not slow"`` is the fast subset).
+    """
+    for item in items:
+        if "prefect_server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """One real Prefect server (a temporary local one) for every test that runs a flow."""
+    """The one Prefect server of the test run (a temporary local one), for every test that runs a flow.
+
+    Started by the first test that asks for it, stopped at the end of the run.
+    """
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
 
 
+# -- candles --------------------------------------------------------------------------------------
+
+
 @pytest.fixture(scope="session")
 def btc() -> pd.DataFrame:
-    return read_shared_candles("BTCUSDT")
+    """BTC/USDT on the calendar of the real files, 2017-08-17..2026-03-30 less their 6 missing days (generated)."""
+    return calendar_candles("BTC/USDT")
 
 
 @pytest.fixture(scope="session")
 def eth() -> pd.DataFrame:
-    return read_shared_candles("ETHUSDT")
+    """ETH/USDT on the same calendar (generated)."""
+    return calendar_candles("ETH/USDT")
 
 
-def _postgres_reason() -> str | None:
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means: no server to test against
-        return f"PostgreSQL is not running at {PG_ADMIN_URL} ({type(exc).__name__}); PostgreSQL tests skipped"
-    return None
+@pytest.fixture(scope="session")
+def candles() -> pd.DataFrame:
+    """300 plain daily candles of a random walk, for the model's unit tests."""
+    return random_walk(300, seed=1)
+
+
+@pytest.fixture(scope="session")
+def as_of(candles: pd.DataFrame) -> pd.Timestamp:
+    return candles["ts"].iloc[249]
+
+
+# -- trained models -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_model(candles: pd.DataFrame, as_of: pd.Timestamp) -> TrainedModel:
+    """A tiny model trained on ``candles`` up to ``as_of`` (seeded: the same model in every run)."""
+    seed_everything(7)
+    return train(candles, as_of, TINY_MODEL, TINY_TRAIN)
+
+
+@pytest.fixture
+def registered(sessions: sessionmaker[Session], btc: pd.DataFrame, tmp_path: Path) -> ModelVersion:
+    """A registered tiny model of binance BTC/USDT 1d as of 2024-06-30, its checkpoint under ``tmp_path``."""
+    key = SeriesKey("binance", "BTC/USDT", "1d")
+    history = window(btc)
+    store_candles(sessions, key, history)
+    as_of = history["ts"].iloc[-1].to_pydatetime()
+    outcome = train_step(sessions, key, as_of, "full", TINY_JOB, tmp_path / "checkpoints")
+    with sessions() as session:
+        return session.get_one(ModelVersion, outcome.version_id)
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def filled(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, btc: pd.DataFrame
+) -> Iterator[Filled]:
+    """A database of each backend holding twelve days of the job's scored forecasts (filled once: it trains).
+
+    A database of its own, never the shared ``database_url``: tests only read it.
+    """
+    folder = tmp_path_factory.mktemp(f"filled-{request.param}")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{folder / 'forecaster.db'}"
+        else:
+            reason = postgres_reason()
+            if reason:
+                pytest.skip(reason)
+            admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            url = stack.enter_context(created_database(admin, prefix="forecaster_filled"))
+        engine = make_engine(url)
+        stack.callback(engine.dispose)
+        upgrade(engine)
+        yield fill(url, session_factory(engine), btc, folder / "checkpoints")
+
+
+# -- databases ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated to the newest schema."""
-    reason = _postgres_reason()
+    reason = postgres_reason()
     if reason:
         pytest.skip(reason)
-    name = f"forecaster_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with created_database(make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")) as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(params=DIALECTS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then the session's PostgreSQL database."""
     if request.param == "sqlite":
@@ -114,13 +169,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     url = request.getfixturevalue("postgres_url")
     yield url
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        tables = [row[0] for row in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))]
-        tables = [name for name in tables if name != "alembic_version"]
-        if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{name}"' for name in tables) + " RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    truncate_all(url)
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own (no schema, for tests that start below the newest one)."""
+    with scratch_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

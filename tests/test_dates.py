@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,6 +9,7 @@ import pytest
 
 from forecaster.dates import parse_date
 from forecaster.errors import InputError
+from tests.support.cli import forecaster
 
 
 @pytest.mark.parametrize(
@@ -39,6 +38,7 @@ def test_impossible_iso_days_are_refused(text):
         parse_date(text, option="--since")
 
 
+@pytest.mark.slow  # the console command
 @pytest.mark.parametrize(
     "args",
     [
@@ -51,13 +51,7 @@ def test_impossible_iso_days_are_refused(text):
 )
 def test_a_command_given_a_non_iso_date_exits_non_zero_in_one_line_and_writes_nothing(args, tmp_path: Path):
     database = tmp_path / "dates.db"
-    result = subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args, "--database-url", f"sqlite:///{database}"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = forecaster(*args, database_url=f"sqlite:///{database}", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.startswith("error: bad --") and result.stderr.count("\n") == 1, result.stderr
     assert "use an ISO date YYYY-MM-DD" in result.stderr

@@ -12,6 +12,8 @@ import pytest
 FORECASTER = Path(sys.executable).parent / "forecaster"
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:9/nowhere"
 
+pytestmark = pytest.mark.slow  # the installed console script, a process per test
+
 
 def forecaster(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     if not FORECASTER.exists():
@@ -20,7 +22,6 @@ def forecaster(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(FORECASTER), *args], capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
 
 
-@pytest.mark.slow
 def test_run_exits_1_when_its_flow_fails(tmp_path):
     result = forecaster("run", "--exchange", "demo", "--symbols", "NOPE/USDT", cwd=tmp_path)  # not served
     assert result.returncode == 1, result.stdout + result.stderr

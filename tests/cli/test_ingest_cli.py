@@ -1,38 +1,19 @@
-"""The ``forecaster`` command as users run it: real process entry, real database, one-line errors."""
+"""The ``forecaster`` command as users run it: real process entry, real database, one-line errors.
+
+Each test starts the command in a process of its own (a few seconds of imports): all are marked slow but one,
+which keeps the console entry in the fast subset.
+"""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, select
 
-from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle
-from tests.conftest import DATA
-
-
-def forecaster(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from forecaster.cli import main; main()", *args, "--database-url", database_url],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def count_candles(database_url: str) -> int:
-    """Stored candles; 0 where the command never even created the schema."""
-    engine = make_engine(database_url)
-    if not inspect(engine).has_table("candles"):
-        return 0
-    with session_factory(engine)() as session:
-        count = session.scalar(select(func.count()).select_from(Candle)) or 0
-    engine.dispose()
-    return count
+from tests.support.cli import forecaster
+from tests.support.rows import row_count
 
 
 @pytest.fixture
@@ -40,6 +21,7 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'cli.db'}"
 
 
+@pytest.mark.slow
 def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
     result = forecaster(
         "ingest", "--exchange", "demo", "--symbols", "BTC/USDT,ETH/USDT", database_url=sqlite_url, cwd=tmp_path
@@ -52,16 +34,17 @@ def test_demo_ingest_runs_the_whole_path_offline(sqlite_url, tmp_path):
         and " new, 0 updated; stored 2018-01-01.." in lines[0]
     )
     assert "page 2" in result.stderr  # progress on a multi-page backfill
-    first = count_candles(sqlite_url)
+    first = row_count(sqlite_url, Candle)
     again = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=sqlite_url, cwd=tmp_path)
     assert again.returncode == 0 and ": 0 new, 0 updated" in again.stdout
-    assert count_candles(sqlite_url) == first
+    assert row_count(sqlite_url, Candle) == first
 
 
-def test_csv_import_of_real_history(sqlite_url, tmp_path):
-    csv = DATA / "ETHUSDT.csv"
-    if not csv.exists():
-        pytest.skip(f"real candles not found at {csv}")
+@pytest.mark.slow
+def test_csv_import_of_a_long_history_with_gaps(eth: pd.DataFrame, sqlite_url, tmp_path):
+    csv = tmp_path / "ETHUSDT.csv"  # as the real export is written: a date a row, 3142 rows, 6 days missing
+    export = eth.rename(columns={"ts": "timestamp"}).assign(timestamp=eth["ts"].dt.strftime("%Y-%m-%d"))
+    export.to_csv(csv, index=False)
     result = forecaster(
         "import-csv", str(csv), "--exchange", "binance", "--symbol", "ETH/USDT", database_url=sqlite_url, cwd=tmp_path
     )
@@ -69,6 +52,7 @@ def test_csv_import_of_real_history(sqlite_url, tmp_path):
     assert "3142 new" in result.stdout and "6 missing in 4 gaps" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -88,12 +72,13 @@ def test_bad_ingest_input_is_one_clear_line_and_writes_nothing(args, message, sq
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.stderr
-    assert count_candles(sqlite_url) == 0
+    assert row_count(sqlite_url, Candle) == 0
 
 
 CSV_HEADER = "timestamp,open,high,low,close,volume\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -111,9 +96,10 @@ def test_bad_csv_is_refused_whole(content, message, sqlite_url, tmp_path):
     )
     assert result.returncode != 0
     assert message in result.stderr and "Traceback" not in result.stderr
-    assert count_candles(sqlite_url) == 0
+    assert row_count(sqlite_url, Candle) == 0
 
 
+@pytest.mark.slow
 def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
     path = tmp_path / "candles.csv"
     path.write_text(CSV_HEADER + "1704067200000,1,2,0.5,1.5,10\n1704153600000,1.5,2,1,1.2,5\n")
@@ -134,9 +120,29 @@ def test_csv_with_epoch_milliseconds_and_mixed_offsets(sqlite_url, tmp_path):
     assert "2 new" in result.stdout and "stored 2024-01-01..2024-01-04 (4)" in result.stdout
 
 
-def test_unreachable_database_is_one_line_without_password(tmp_path):
-    url = "postgresql+psycopg://app:s3cret@127.0.0.1:1/none"
-    result = forecaster("ingest", "--exchange", "demo", "--symbols", "BTC/USDT", database_url=url, cwd=tmp_path)
+def test_csv_row_off_the_day_grid_after_conversion_is_refused_with_its_line(tmp_path):
+    path = tmp_path / "off.csv"
+    days = "".join(f"2024-01-0{day},1,2,0.5,1.5,10\n" for day in range(1, 5))
+    path.write_text(CSV_HEADER + days + "2024-01-05T00:00:00+02:00,1.4,1.6,1.2,1.5,9\n")  # 2024-01-04 22:00 UTC
+    url = f"sqlite:///{tmp_path / 'csv.db'}"
+    result = forecaster(
+        "import-csv", str(path), "-e", "binance", "--symbol", "BTC/USDT", database_url=url, cwd=tmp_path
+    )
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert f"{path}:6: 2024-01-04T22:00:00+00:00 (in UTC) is not a 1d candle open time" in result.stderr
+    assert row_count(url, Candle) == 0
+
+
+@pytest.mark.slow
+def test_unreachable_database_is_one_line_without_password_or_api_secret(tmp_path):
+    password, key, secret = "pw-77e2c5", "key-4c1d9e", "secret-9f3a7b"
+    url = f"postgresql+psycopg://app:{password}@127.0.0.1:1/none"
+    credentials = {"FORECASTER_EXCHANGE_API_KEY": key, "FORECASTER_EXCHANGE_API_SECRET": secret}
+    ingest = ("ingest", "--exchange", "demo", "--symbols", "BTC/USDT")
+    result = forecaster(*ingest, database_url=url, cwd=tmp_path, env=credentials)
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot reach the database postgresql+psycopg://app:***@127.0.0.1:1/none")
-    assert "s3cret" not in result.stderr + result.stdout
+    debug = forecaster(*ingest, "--debug", database_url=url, cwd=tmp_path, env=credentials)  # with the traceback
+    assert debug.returncode != 0
+    for output in (result.stdout + result.stderr, debug.stdout + debug.stderr):
+        assert password not in output and key not in output and secret not in output

@@ -2,7 +2,7 @@
 
 The queries are read from the documents themselves, so the documents and this test cannot drift;
 each must return rows from the populated database, and the answers to the cookbook's questions are
-checked against what ``populate.py`` wrote.
+checked against what ``tests/support/populate.py`` wrote.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from tests.db.populate import BTC, ETH, HORIZON, MODEL_LEVEL, Populated
+from tests.support.populate import BTC, ETH, HORIZON, MODEL_LEVEL, Populated
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = (ROOT / "docs" / "sql.md", ROOT / "README.md")

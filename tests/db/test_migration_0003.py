@@ -18,7 +18,7 @@ from forecaster.db.engine import make_engine
 from forecaster.db.migrate import current_revision, downgrade, upgrade
 from forecaster.db.models import Base
 from forecaster.db.types import UTCDateTime
-from tests.db.conftest import DIALECTS, scratch_database
+from tests.support.postgres import DIALECTS, scratch_database
 
 # This migration and the one before it (re-chained at a merge: change these two and nothing else).
 REVISION, PREVIOUS = "0003", "0002"

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, text
 from forecaster.db.models import Forecast, ForecastEvaluation
 from forecaster.report.accuracy import accuracy_table, rolling_accuracy
 from forecaster.results.scores import METRICS, accuracy_query, forecast_scores
-from tests.db.populate import BASELINE_LEVEL, BTC, ETH, MODEL_LEVEL, Populated
+from tests.support.populate import BASELINE_LEVEL, BTC, ETH, MODEL_LEVEL, Populated
 
 SCORE_COLUMNS = [
     "exchange",

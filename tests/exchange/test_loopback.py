@@ -1,4 +1,5 @@
-"""The loopback exchange through ccxt's stock ``binance`` class, over real HTTP, with real BTC/USDT candles."""
+"""The loopback exchange through ccxt's stock ``binance`` class, over real HTTP, with BTC/USDT candles on the real
+files' calendar."""
 
 from __future__ import annotations
 
@@ -94,8 +95,9 @@ def test_klines_rows_have_binances_shape(server: LoopbackExchange, btc: pd.DataF
     status, _, body = get(f"{server.url}/api/v3/klines?symbol=BTCUSDT&interval=1d&startTime={start}&limit=1")
     [row] = json.loads(body)
     assert status == 200
-    assert row[:7] == [start, "4261.48000000", "4485.39000000", "4200.74000000", "4285.08000000",
-                       "795.15037700", start + 86_400_000 - 1]  # fmt: skip
+    first = btc.iloc[0]
+    prices = [f"{first[column]:.8f}" for column in ("open", "high", "low", "close", "volume")]
+    assert row[:7] == [start, *prices, start + 86_400_000 - 1]  # Binance's strings with 8 decimals
     assert len(row) == 12 and isinstance(row[8], int) and row[11] == "0"
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from flows.daily import daily
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle, Forecast, ForecastEvaluation, IngestRun, ModelVersion, Run
-from tests.flows.conftest import LAST_DAY, clock_after, params
+from tests.support.candles import LAST_DAY, clock_after
+from tests.support.tiny import params
 
 TABLES = (Candle, ModelVersion, Forecast, ForecastEvaluation, Run)
 
@@ -111,7 +112,7 @@ def test_artifacts_are_published(flow_env, exchange, tmp_path):
 
 def test_backtest_flow_reports_each_series(flow_env, exchange):
     from flows.backtest import backtest
-    from tests.flows.conftest import TINY_JOB
+    from tests.support.tiny import TINY_JOB
 
     exchange_params = params("BTC/USDT", "ETH/USDT")
     daily(**exchange_params, api_url=exchange.url)  # ingest the candles

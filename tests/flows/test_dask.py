@@ -11,7 +11,7 @@ from flows.daily import daily
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Candle, Forecast
-from tests.flows.conftest import params
+from tests.support.tiny import params
 
 
 def rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -37,6 +37,7 @@ def rows(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return forecasts, candles
 
 
+@pytest.mark.slow  # starts a local Dask cluster of two worker processes
 @pytest.mark.timeout(300)
 def test_dask_runner_gives_the_same_rows_as_the_default_runner(exchange, tmp_path, monkeypatch):
     results = []

@@ -24,12 +24,14 @@ from forecaster.db.models import Forecast, ModelVersion
 from forecaster.exchange.synthetic import synthetic_candles
 from forecaster.results.forecasts import MODEL
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
-from tests.flows.conftest import TINY_JOB
+from tests.support.candles import store_candles
+from tests.support.tiny import TINY_JOB
 
 TRAINER, FORECASTER = "trainer", "forecaster"
 PAIR = SeriesKey("binance", "BTC/USDT")
 DAY1, DAY2 = pd.Timestamp("2024-06-29", tz="UTC"), pd.Timestamp("2024-06-30", tz="UTC")
+
+pytestmark = pytest.mark.slow  # a local Dask cluster of two worker processes
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def train_here_forecast_there(trainer_dir: str) -> list[Any]:
 
 
 @pytest.mark.timeout(300)
-def test_a_model_trained_on_one_worker_forecasts_on_another(machines, database_url):
+def test_a_model_trained_on_one_worker_forecasts_on_another(prefect_server, machines, database_url):
     address, dirs = machines
     engine = make_engine(database_url)
     sessions = session_factory(engine)

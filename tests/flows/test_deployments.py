@@ -38,7 +38,7 @@ def test_prefect_yaml_declares_the_documented_daily_schedule():
     assert params["train_mode"] == "auto" and params["catch_up_days"] == 7
 
 
-def test_serve_registers_the_deployment_and_stops_cleanly(tmp_path):
+def test_serve_registers_the_deployment_and_stops_cleanly(prefect_server, tmp_path):
     env = os.environ | {"PREFECT_API_URL": PREFECT_API_URL.value(), "FORECASTER_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen(
         [

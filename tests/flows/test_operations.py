@@ -14,7 +14,8 @@ from flows.daily import SeriesFailed, daily
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Forecast, Run
 from forecaster.model.baselines import baseline_names
-from tests.flows.conftest import LAST_DAY, params, window
+from tests.support.candles import LAST_DAY, window
+from tests.support.tiny import params
 
 
 def rows(url: str, query):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Forecast, Run
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.synthetic import synthetic_candles
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,12 +30,6 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LAST_DAY = pd.Timestamp("2026-03-31", tz="UTC")
 RUN_DAY = LAST_DAY - pd.Timedelta(days=2)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop(process: subprocess.Popen[str], timeout: float = 20) -> str:

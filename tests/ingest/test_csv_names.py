@@ -3,8 +3,6 @@ name is one clear error and nothing is written."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,7 @@ from pydantic import ValidationError
 from forecaster.cli.common import validation_message
 from forecaster.exchange.names import check_exchange_id, check_symbol
 from forecaster.series import SeriesKey
-
-
-def forecaster(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args], capture_output=True, text=True, timeout=120
-    )
-
+from tests.support.cli import forecaster
 
 BAD = [
     ("binanse", "ETH/USDT", "unknown exchange 'binanse': use a ccxt exchange id", "did you mean binance"),
@@ -37,12 +29,20 @@ def test_a_misspelled_series_cannot_be_named(exchange, symbol, message, hint):
     assert line.startswith(message) and hint in line, line
 
 
+@pytest.mark.slow  # the console command
 @pytest.mark.parametrize(("exchange", "symbol", "message", "hint"), BAD)
 def test_import_csv_refuses_a_misspelled_series_before_reading_the_file(exchange, symbol, message, hint, tmp_path):
     """The file does not even exist: the names are checked first, offline, and nothing is written."""
     url = f"sqlite:///{tmp_path / 'csv.db'}"
     result = forecaster(
-        "import-csv", str(tmp_path / "absent.csv"), "--exchange", exchange, "--symbol", symbol, "--database-url", url
+        "import-csv",
+        str(tmp_path / "absent.csv"),
+        "--exchange",
+        exchange,
+        "--symbol",
+        symbol,
+        database_url=url,
+        cwd=tmp_path,
     )
     assert result.returncode == 1 and message in result.stderr and hint in result.stderr, result.stderr
     assert not (tmp_path / "csv.db").exists()
@@ -60,6 +60,7 @@ def test_ccxt_ids_and_demo_pass(name):
     assert check_exchange_id(name) == name
 
 
+@pytest.mark.slow  # the console command
 @pytest.mark.parametrize(
     "args",
     [
@@ -72,13 +73,7 @@ def test_ccxt_ids_and_demo_pass(name):
 )
 def test_every_command_refuses_a_misspelled_series_before_opening_the_database(args, tmp_path: Path):
     database = tmp_path / "names.db"
-    result = subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args, "--database-url", f"sqlite:///{database}"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
+    result = forecaster(*args, database_url=f"sqlite:///{database}", cwd=tmp_path)
     assert result.returncode == 1, result.stdout
     assert result.stderr.startswith(("error: unknown exchange", "error: bad symbol")), result.stderr
     assert result.stderr.count("\n") == 1, result.stderr

@@ -4,9 +4,6 @@ is still retried."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from forecaster.exchange.synthetic import synthetic_candles
 from forecaster.ingest.service import ingest_from_exchange
 from forecaster.ingest.store import load_candles
 from forecaster.series import SeriesKey
+from tests.support.cli import forecaster
 from tests.support.faults import Faults
 
 FAST_RETRY = RetryPolicy(attempts=4, initial_delay_s=0.01, max_delay_s=0.05)
@@ -92,23 +90,16 @@ def test_a_hole_that_never_fills_fails_and_stores_nothing(sessions):
     assert [run.status for run in records(sessions)] == ["failed"]
 
 
+@pytest.mark.slow  # the console command
 def test_the_ingest_command_backfills_an_ended_market(server, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'ended.db'}"
     env = {
-        **os.environ,
         "FORECASTER_RETRY_ATTEMPTS": "3",
         "FORECASTER_RETRY_INITIAL_DELAY_S": "0.01",
         "FORECASTER_RETRY_MAX_DELAY_S": "0.05",
     }
     args = ["ingest", "-e", "binance", "-s", "LTC/USDT", "--since", "2017-12-01", "--api-url", server.url]
-    result = subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args, "--database-url", url],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-        env=env,
-    )
+    result = forecaster(*args, database_url=url, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert (
         result.stdout.strip()

@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 
 from forecaster.model.baselines import baseline_forecast, baseline_names, calendar_closes, hstep_log_returns
-
-from .conftest import make_candles
+from tests.support.candles import make_candles
 
 CLOSES = np.array([100.0, 102.0, 101.0, 104.0, 103.0, 106.0, 105.0, 108.0, 110.0, 109.0])
 

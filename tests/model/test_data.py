@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 from forecaster.model import ModelConfig
-from forecaster.model.data import CandleDataModule, Windows
+from forecaster.model.data import CandleDataModule, Windows, required_days
 from forecaster.model.features import split_contiguous
 from forecaster.model.scaling import Scaler
-
-from .conftest import TINY_MODEL, TINY_TRAIN, random_walk
+from tests.support.candles import random_walk
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 CLOSE_MODEL = ModelConfig(lookback=10, horizon=3, features=("close",), target="close")
 
@@ -68,9 +68,10 @@ def test_split_by_time_and_scaler_on_training_part_only() -> None:
 
 
 def test_too_short_window_is_a_clear_error() -> None:
-    candles = random_walk(40)
+    days = required_days(TINY_MODEL, TINY_TRAIN) - 1  # one day short
+    candles = random_walk(days)
     data = CandleDataModule(candles, candles["ts"].iloc[-1], TINY_MODEL, TINY_TRAIN)
-    with pytest.raises(ValueError, match=r"window of 40 days .* is shorter than the model needs"):
+    with pytest.raises(ValueError, match=rf"window of {days} days .* is shorter than the model needs"):
         data.setup("fit")
 
 

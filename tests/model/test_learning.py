@@ -7,14 +7,15 @@ import pandas as pd
 import pytest
 
 from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
-
-from .conftest import make_candles
+from tests.support.candles import make_candles
 
 WINDOW, HELD_BACK = 600, 150
 MODEL = ModelConfig(lookback=10, horizon=3, lstm_hidden=16, gru_hidden=8, dropout=0.0)
 TRAIN = TrainConfig(
     window_days=WINDOW, val_days=60, max_epochs=40, patience=5, batch_size=32, learning_rate=5e-3, accelerator="cpu"
 )
+# The longest trainings of the suite: 40 epochs on 600-day windows, several times.
+pytestmark = pytest.mark.slow
 
 
 def ar1_returns(n: int, phi: float, seed: int, sigma: float = 0.02) -> np.ndarray:

@@ -6,8 +6,7 @@ import pandas as pd
 import pytest
 
 from forecaster.model import TrainedModel, choose_mode, parent_val_loss
-
-from .conftest import TINY_TRAIN
+from tests.support.tiny import TINY_TRAIN
 
 DAY = pd.Timedelta(days=1)
 

@@ -1,4 +1,5 @@
-"""Real BTC/USDT candles, with the missing days of 2026 (skipped where the shared data is absent)."""
+"""BTC/USDT candles with the missing days of 2026: generated on the real files' calendar, and the real file
+itself (an extra, skipped where ``../shared/data`` is absent)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,30 @@ from dataclasses import replace
 import pandas as pd
 import pytest
 
+from benchmarks.shared_data import pair_path, read_pair
 from forecaster.model import forecast, seed_everything, train
 from forecaster.model.data import CandleDataModule
-from tests.conftest import read_shared_candles
-
-from .conftest import TINY_MODEL, TINY_TRAIN
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 DAY = pd.Timedelta(days=1)
+REAL = pair_path("BTCUSDT")
 
 
-def test_training_across_real_gaps_and_forecast_refusal() -> None:
-    candles = read_shared_candles("BTCUSDT")
+@pytest.fixture(
+    params=[
+        "generated",
+        pytest.param(
+            "real",
+            marks=pytest.mark.skipif(not REAL.exists(), reason=f"real candles not found at {REAL} (../shared/data)"),
+        ),
+    ]
+)
+def candles(request: pytest.FixtureRequest, btc: pd.DataFrame) -> pd.DataFrame:
+    """The generated series with the real files' gaps, then the real file where it lies beside the repository."""
+    return btc if request.param == "generated" else read_pair(REAL)
+
+
+def test_training_across_real_gaps_and_forecast_refusal(candles: pd.DataFrame) -> None:
     as_of = pd.Timestamp("2026-03-30", tz="UTC")
     data = CandleDataModule(candles, as_of, TINY_MODEL, TINY_TRAIN)
     data.setup("fit")

@@ -13,8 +13,7 @@ import pytest
 from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
 from forecaster.model.shrink import shrink_factors
 from forecaster.registry.checkpoint import load_checkpoint, save_checkpoint
-
-from .conftest import TINY_MODEL, TINY_TRAIN
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 
 def test_shrink_factors() -> None:

@@ -9,8 +9,7 @@ import pytorch_lightning as pl
 import torch
 
 from forecaster.model import ModelConfig, TrainedModel, forecast, seed_everything, train
-
-from .conftest import TINY_MODEL, TINY_TRAIN
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 
 def same_weights(a: TrainedModel, b: TrainedModel) -> bool:

@@ -12,7 +12,7 @@ from forecaster.model.baselines import baseline_names
 from forecaster.pipeline.plan import days_to_forecast
 from forecaster.results.forecasts import MODEL, forecast_rows, write_forecasts
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 DAYS = pd.date_range("2024-06-01", "2024-06-30", freq="D", tz="UTC")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ from forecaster.registry.checkpoint import CheckpointPruned
 from forecaster.registry.prune import RetentionPolicy, prune, versions_to_keep
 from forecaster.registry.store import checkpoint_data
 from forecaster.registry.versions import load_version
+from tests.support.cli import forecaster
 
 DAY0 = datetime(2024, 6, 1, tzinfo=UTC)
 POLICY = RetentionPolicy(keep_last=3, keep_full_weeks=1)
@@ -189,17 +187,7 @@ def test_the_policy_is_configured_from_the_environment(monkeypatch):
         Settings()
 
 
-def forecaster(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from forecaster.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-
-
+@pytest.mark.slow  # the console command
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the library runs on both, above
 def test_the_prune_command(sessions, registry, database_url, tmp_path):
     env = {"FORECASTER_DATABASE_URL": database_url, "FORECASTER_DATA_DIR": str(registry.parent)}

@@ -7,15 +7,13 @@ import logging
 import signal
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import torch
 from alembic import command
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.db.engine import make_engine, session_factory
@@ -24,8 +22,9 @@ from forecaster.db.models import Checkpoint, ModelVersion
 from forecaster.model import TrainedModel
 from forecaster.registry.checkpoint import CheckpointError, checkpoint_bytes, save_checkpoint
 from forecaster.registry.versions import load_version, save_and_register
-from tests.conftest import PG_ADMIN_URL, _postgres_reason
-from tests.registry.conftest import KEY
+from forecaster.series import SeriesKey
+
+KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
 
 def register(sessions: sessionmaker[Session], cache: Path, model: TrainedModel) -> ModelVersion:
@@ -51,7 +50,7 @@ def test_the_bytes_are_stored_with_the_row_and_a_cache_miss_loads_them_from_the_
     trainer, other = tmp_path / "trainer" / "checkpoints", tmp_path / "other" / "checkpoints"
     version = register(sessions, trainer, tiny_model)
     assert not Path(version.checkpoint_path).is_absolute()
-    assert version.checkpoint_path.startswith("binance/BTC-USDT/1d/20240630-full-")
+    assert version.checkpoint_path.startswith(f"binance/BTC-USDT/1d/{tiny_model.train_end:%Y%m%d}-full-")
     with sessions() as session:
         stored = session.get_one(Checkpoint, version.id)
     assert stored.sha256 == version.checkpoint_sha256 == hashlib.sha256(stored.data).hexdigest()
@@ -117,6 +116,7 @@ save_and_register(sessions, Path(cache), key, model, run_kind="live", parent_id=
 """
 
 
+@pytest.mark.slow  # a process of its own, killed
 def test_a_registration_killed_before_its_commit_leaves_neither_row_nor_bytes(
     database_url, sessions, tiny_model, tmp_path
 ):
@@ -138,25 +138,6 @@ def test_a_registration_killed_before_its_commit_leaves_neither_row_nor_bytes(
     assert version.checkpoint_path != orphan.relative_to(cache).as_posix()
     assert count(sessions, ModelVersion) == 1 and count(sessions, Checkpoint) == 1
     assert same_weights(load_version(sessions, version, tmp_path / "elsewhere"), tiny_model)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (the migration test starts below the newest schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    reason = _postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    name = f"forecaster_migrate_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def old_version(version_id: int, path: Path, sha256: str) -> dict[str, object]:

@@ -27,7 +27,7 @@ from forecaster.results.evaluate import evaluate_matured
 from forecaster.results.forecasts import MODEL, forecast_rows, write_forecasts
 from forecaster.results.gate import GateConfig, naive_gate
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
 
 BTC = SeriesKey("binance", "BTC/USDT", "1d")
 ETH = SeriesKey("binance", "ETH/USDT", "1d")

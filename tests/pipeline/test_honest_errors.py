@@ -21,8 +21,8 @@ from forecaster.pipeline.plan import days_to_forecast
 from forecaster.registry.checkpoint import save_checkpoint
 from forecaster.registry.versions import save_and_register
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
-from tests.flows.conftest import TINY_JOB, window
+from tests.support.candles import store_candles, window
+from tests.support.tiny import TINY_JOB
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 

@@ -7,13 +7,11 @@ none still open, none twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import select
 
 import flows.daily
@@ -21,26 +19,19 @@ from flows.daily import daily
 from flows.tasks import ingest_task
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle, Forecast, IngestRun
-from forecaster.exchange.client import PAGE_LIMIT_OVERRIDES, make_exchange
+from forecaster.exchange.client import PAGE_LIMIT_OVERRIDES
 from forecaster.exchange.loopback import LoopbackExchange
-from forecaster.exchange.retry import RetryPolicy, call_exchange, retry_after_s
 from forecaster.series import CANDLE_COLUMNS
-from tests.flows.conftest import LAST_DAY, clock_after, params, window
+from tests.support.candles import LAST_DAY, clock_after, half_year_exchange, window
 from tests.support.faults import Faults
+from tests.support.tiny import params
 
 Arm = Callable[[LoopbackExchange], None]
 EVERY_PATH = ("/api/v3/klines", "/api/v3/exchangeInfo", "/api/v3/time")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """A Prefect server of this module's own."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
-
-
 @pytest.fixture
-def fast_env(database_url: str, tmp_path, monkeypatch) -> str:
+def fast_env(prefect_server: None, database_url: str, tmp_path, monkeypatch) -> str:
     """Tasks read settings from the environment: fast exchange retries, 50-candle pages (4 per backfill),
     and Prefect's task retries without their 10 s waits."""
     monkeypatch.setenv("FORECASTER_DATABASE_URL", database_url)
@@ -61,7 +52,7 @@ def source(btc: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture
 def server(source: pd.DataFrame) -> Iterator[LoopbackExchange]:
-    with LoopbackExchange({"BTC/USDT": source}, now=clock_after(LAST_DAY), faults=Faults()) as exchange:
+    with half_year_exchange({"BTC/USDT": source}, faults=Faults()) as exchange:
         yield exchange
 
 
@@ -105,6 +96,14 @@ def _corrupt(server: LoopbackExchange) -> None:
     server.faults.corrupt("BTC/USDT", "2024-03-02", field="low", value=-1.0)
 
 
+# The fast subset (-m "not slow") runs one case of each kind: a flow run per case takes seconds.
+FAST_CASES = ("429 with Retry-After", "dropped candle", "klines down after the market list")
+
+
+def cases(table: dict[str, object]) -> list[object]:
+    return [case if case in FAST_CASES else pytest.param(case, marks=pytest.mark.slow) for case in table]
+
+
 COMPLETE: dict[str, tuple[Arm, set[pd.Timestamp]]] = {
     # fault armed on the server -> the source days that must be missing from the database
     "429 with Retry-After": (lambda s: s.faults.fail_next(2, status=429, retry_after=0.2), set()),
@@ -128,7 +127,7 @@ COMPLETE: dict[str, tuple[Arm, set[pd.Timestamp]]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(COMPLETE))
+@pytest.mark.parametrize("case", cases(COMPLETE))
 def test_recoverable_fault_completes_with_exact_candles(case, fast_env, server, source):
     arm, missing = COMPLETE[case]
     arm(server)
@@ -163,7 +162,7 @@ FAILING: dict[str, tuple[Arm, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(FAILING))
+@pytest.mark.parametrize("case", cases(FAILING))
 def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, server, source):
     arm, message = FAILING[case]
     arm(server)
@@ -179,6 +178,7 @@ def test_persistent_fault_fails_clearly_and_writes_no_candle(case, fast_env, ser
     assert all(record.status == "failed" and message in (record.error or "") for record in records)
 
 
+@pytest.mark.slow  # waits out the client timeout on every attempt
 def test_latency_beyond_the_client_timeout_fails_clearly(fast_env, server, monkeypatch):
     monkeypatch.setenv("FORECASTER_EXCHANGE_TIMEOUT_MS", "100")
     server.faults.set_latency(0.4)
@@ -186,21 +186,3 @@ def test_latency_beyond_the_client_timeout_fails_clearly(fast_env, server, monke
     assert state.is_failed()
     assert "failed 3 times: RequestTimeout" in state.message, state.message
     assert stored_candles(fast_env).empty
-
-
-@pytest.mark.parametrize(("retry_after", "max_delay", "low", "high"), [(0.3, 5.0, 0.6, 2.0), (60, 0.2, 0.0, 2.0)])
-def test_retry_after_is_honoured_up_to_the_max_delay(server, retry_after, max_delay, low, high):
-    exchange = make_exchange("binance", server.url)
-    exchange.load_markets()
-    server.faults.fail_next(2, status=429, retry_after=retry_after)
-    started = time.monotonic()
-    rows = call_exchange(
-        exchange.fetch_ohlcv, "BTC/USDT", "1d", since=0, limit=5, policy=RetryPolicy(3, 0.01, max_delay)
-    )
-    assert len(rows) == 5 and low <= time.monotonic() - started < high
-
-
-def test_retry_after_reads_seconds_and_http_dates():
-    assert retry_after_s({"Retry-After": "2.5"}) == 2.5
-    assert retry_after_s({"Retry-After": "Thu, 01 Jan 2099 00:00:00 GMT"}) > 1e9
-    assert retry_after_s({"Retry-After": "soon"}) is None and retry_after_s(None) is None

@@ -10,7 +10,6 @@ from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
-from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.pipeline.backtest import (
     backtest_config,
     backtest_report,
@@ -18,23 +17,14 @@ from forecaster.pipeline.backtest import (
     run_backtest,
     write_backtest_files,
 )
-from forecaster.pipeline.config import JobConfig
 from forecaster.report.accuracy import rolling_accuracy
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
-from tests.db.populate import BTC, candles_of, populate
+from tests.support.candles import store_candles
+from tests.support.populate import BTC, candles_of, populate
+from tests.support.tiny import TINY_JOB
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
-JOB = backtest_config(
-    JobConfig(
-        model=ModelConfig(lookback=10, horizon=3, lstm_hidden=8, gru_hidden=4),
-        train=TrainConfig(
-            window_days=120, val_days=20, max_epochs=2, finetune_epochs=1, batch_size=64, accelerator="cpu"
-        ),
-    ),
-    retrain_every=3,
-    horizon=3,
-)
+JOB = backtest_config(TINY_JOB, retrain_every=3, horizon=3)
 START, END = pd.Timestamp("2024-06-01", tz="UTC").to_pydatetime(), pd.Timestamp("2024-06-10", tz="UTC").to_pydatetime()
 
 

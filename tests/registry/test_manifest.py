@@ -14,7 +14,7 @@ import pytest
 from forecaster import __version__
 from forecaster.registry.manifest import code_version, own_checkout_commit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GIT = ["git", "-c", "user.email=test@example.invalid", "-c", "user.name=test", "-c", "commit.gpgsign=false"]
 
 

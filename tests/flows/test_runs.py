@@ -21,7 +21,7 @@ from forecaster.ingest.service import ingest_from_exchange
 from forecaster.pipeline.plan import newest_day
 from forecaster.pipeline.runs import finish_run, start_run
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
 
 KEY = SeriesKey("binance", "BTC/USDT", "1d")
 

@@ -22,10 +22,14 @@ from forecaster.db.models import Forecast, ModelVersion
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.series import SeriesKey
-from tests.flows.conftest import TINY_JOB
-from tests.test_jobs import KEY, store
+from tests.support.candles import store_candles
+from tests.support.tiny import TINY_JOB
+
+KEY = SeriesKey("binance", "BTC/USDT", "1d")
 
 AS_OF = pd.Timestamp("2024-06-30", tz="UTC").to_pydatetime()
+# Every test runs a job step in a process of its own and kills it.
+pytestmark = pytest.mark.slow
 
 WRAPPER = r"""
 import json, os, signal, sys
@@ -102,7 +106,7 @@ def forecast_count(sessions) -> int:
 
 @pytest.fixture
 def history(btc, sessions) -> None:
-    store(sessions, btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= AS_OF)])
+    store_candles(sessions, KEY, btc[(btc["ts"] >= "2024-01-01") & (btc["ts"] <= AS_OF)])
 
 
 def resume_and_complete(sessions, data: Path) -> ModelVersion:

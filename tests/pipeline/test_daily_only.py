@@ -4,16 +4,13 @@ forecast, evaluate, report, backtest, run) refuses a non-daily series in one lin
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, select
 
 from flows.params import check_pairs
-from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.errors import InputError
 from forecaster.exchange.synthetic import synthetic_candles
@@ -24,34 +21,15 @@ from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.plan import days_to_forecast
 from forecaster.pipeline.train import train_step
 from forecaster.series import SeriesKey
-from tests.conftest import store_candles
+from tests.support.candles import store_candles
+from tests.support.cli import forecaster
+from tests.support.rows import row_count
 
 REFUSAL = "timeframe '4h': training, forecasts, evaluation, reports and backtests take daily (1d) series only"
 KEY = SeriesKey("binance", "BTC/USDT", "4h")
 # 600 four-hour candles: a hundred days, plenty for the tiny model had it counted in days
 CANDLES = synthetic_candles("BTC/USDT", "2024-01-01", "2024-04-09 20:00", timeframe="4h")
 AS_OF = CANDLES["ts"].iloc[-1].to_pydatetime()
-
-
-def forecaster(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from flows.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-    )
-
-
-def count(url: str, table: type) -> int:
-    engine = make_engine(url)
-    try:
-        if not inspect(engine).has_table(table.__tablename__):
-            return 0
-        with session_factory(engine)() as session:
-            return session.scalar(select(func.count()).select_from(table)) or 0
-    finally:
-        engine.dispose()
 
 
 SERIES = ["-e", "binance", "-s", "BTC/USDT", "--timeframe", "4h"]
@@ -65,6 +43,7 @@ COMMANDS = [
 ]
 
 
+@pytest.mark.slow  # the console command, seven times
 def test_4h_candles_import_and_every_modelling_command_refuses_them(tmp_path: Path):
     csv = tmp_path / "btc_4h.csv"
     CANDLES.rename(columns={"ts": "timestamp"}).to_csv(csv, index=False)
@@ -72,14 +51,14 @@ def test_4h_candles_import_and_every_modelling_command_refuses_them(tmp_path: Pa
     args = ["import-csv", str(csv), "-e", "binance", "--symbol", "BTC/USDT", "--timeframe", "4h", "--database-url", url]
     imported = forecaster(*args, cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
-    assert count(url, Candle) == 600
+    assert row_count(url, Candle) == 600
 
     for args in COMMANDS:
         result = forecaster(*args, "--database-url", url, cwd=tmp_path)
         assert result.returncode == 1, (args, result.stdout, result.stderr)
         assert result.stderr.count("\n") == 1 and REFUSAL in result.stderr, (args, result.stderr)
-    assert count(url, Candle) == 600 and count(url, IngestRun) == 1  # the import's, nothing after it
-    assert count(url, Run) == count(url, ModelVersion) == count(url, Forecast) == 0
+    assert row_count(url, Candle) == 600 and row_count(url, IngestRun) == 1  # the import's, nothing after it
+    assert row_count(url, Run) == row_count(url, ModelVersion) == row_count(url, Forecast) == 0
 
 
 def test_the_library_steps_refuse_a_non_daily_series_before_touching_it(sessions, tmp_path: Path):

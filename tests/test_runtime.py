@@ -15,7 +15,7 @@ import torch
 from flows.resources import torch_threads
 from forecaster.model.train import seed_everything, train
 from forecaster.runtime import set_torch_threads
-from tests.model.conftest import TINY_MODEL, TINY_TRAIN, random_walk
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 # What the console entry does first, then the threads torch has, whatever the command's exit.
 PROBE = """
@@ -38,10 +38,9 @@ def two_threads() -> Iterator[None]:
     set_torch_threads(1)
 
 
-def test_training_leaves_the_process_threads_alone(two_threads):
-    candles = random_walk(300, seed=1)
+def test_training_leaves_the_process_threads_alone(two_threads, candles, as_of):
     seed_everything(7)
-    train(candles, candles["ts"].iloc[249], TINY_MODEL, TINY_TRAIN.model_copy(update={"max_epochs": 1}))
+    train(candles, as_of, TINY_MODEL, TINY_TRAIN.model_copy(update={"max_epochs": 1}))
     assert torch.get_num_threads() == 2
 
 
@@ -52,12 +51,14 @@ def probe(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("value", "threads"), [(None, 1), ("3", 3)])
 def test_the_command_sets_the_threads_once_at_its_entry(value, threads, tmp_path):
     result = probe(tmp_path, **({"FORECASTER_TORCH_THREADS": value} if value else {}))
     assert result.stdout.strip().splitlines()[-1] == f"threads {threads} exit 0", result.stderr
 
 
+@pytest.mark.slow
 def test_a_bad_thread_count_is_one_line(tmp_path):
     result = probe(tmp_path, FORECASTER_TORCH_THREADS="-2")
     assert result.stdout.strip().splitlines()[-1].endswith("exit 1")

@@ -11,131 +11,46 @@ import importlib
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from prefect.testing.utilities import prefect_test_harness
-from sqlalchemy import Engine, event, func, inspect, select, text
+from sqlalchemy import Engine, event, inspect
 
 from flows.daily import daily
+from flows.tasks import io_retries
 from forecaster.cli import main
-from forecaster.db.engine import make_engine, session_factory
+from forecaster.db.engine import make_engine
 from forecaster.db.migrate import current_revision, ensure_schema, head_revision, upgrade
 from forecaster.db.models import Candle, Forecast, IngestRun, ModelVersion, Run
 from forecaster.exchange.loopback import LoopbackExchange
-from tests.conftest import PG_ADMIN_URL, _postgres_reason
-from tests.flows.conftest import LAST_DAY, clock_after, params, window
+from tests.support.candles import half_year_exchange
+from tests.support.ports import free_port
+from tests.support.postgres import created_database
+from tests.support.rows import assert_same_rows, row_count, series_rows
+from tests.support.tiny import params
 
 DAILY = importlib.import_module("flows.daily")
-STEP_TASKS = ("ingest_task", "evaluate_task", "plan_task", "train_task", "forecast_task")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def prefect_server() -> Iterator[None]:
-    """A Prefect server of this module's own."""
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+def no_retries(delay_s: float) -> dict[str, Any]:
+    """The daily flow's step retries (``flows.tasks.io_retries``) but none: a failed attempt fails its step."""
+    return {**io_retries(delay_s), "retries": 0}
 
 
 @pytest.fixture(scope="module")
 def loopback(btc: pd.DataFrame) -> Iterator[LoopbackExchange]:
     """BTC/USDT of the first half of 2024, the clock just after the last close."""
-    with LoopbackExchange({"BTC/USDT": window(btc)}, now=clock_after(LAST_DAY)) as server:
+    with half_year_exchange({"BTC/USDT": btc}) as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def series_rows(url: str) -> dict[str, pd.DataFrame]:
-    """What a run leaves that must not depend on how it ran: candles, model versions, forecasts."""
-    queries: dict[str, Any] = {
-        "candles": select(Candle.symbol, Candle.ts, Candle.open, Candle.high, Candle.low, Candle.close, Candle.volume),
-        "model_versions": select(
-            ModelVersion.symbol,
-            ModelVersion.run_kind,
-            ModelVersion.mode,
-            ModelVersion.train_start,
-            ModelVersion.train_end,
-            ModelVersion.epochs,
-            ModelVersion.val_loss,
-        ),
-        "forecasts": select(
-            Forecast.model,
-            Forecast.symbol,
-            Forecast.as_of,
-            Forecast.horizon,
-            Forecast.target_ts,
-            Forecast.yhat,
-            Forecast.yhat_lower,
-            Forecast.yhat_upper,
-            (Forecast.model_version_id.is_not(None)).label("has_version"),
-        ),
-    }
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        found = {
-            name: pd.DataFrame(session.execute(query).all(), columns=list(query.selected_columns.keys()))
-            for name, query in queries.items()
-        }
-    engine.dispose()
-    return {name: frame.sort_values(list(frame.columns[:5]), ignore_index=True) for name, frame in found.items()}
-
-
-def assert_same_rows(got: dict[str, pd.DataFrame], expected: dict[str, pd.DataFrame]) -> None:
-    for name, frame in expected.items():
-        assert len(frame), f"the reference run left no {name}"
-        pd.testing.assert_frame_equal(got[name], frame, rtol=1e-9, obj=name)
-
-
-def count(url: str, table: Any) -> int:
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        found = session.scalar(select(func.count()).select_from(table)) or 0
-    engine.dispose()
-    return found
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (no schema): a SQLite file, or a new database on the shared server."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    reason = _postgres_reason()
-    if reason:
-        pytest.skip(reason)
-    with created_database(make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")) as url:
-        yield url
-
-
-@contextmanager
-def created_database(admin: Engine) -> Iterator[str]:
-    """A new database on ``admin``'s server for the block, dropped after it (connections included)."""
-    name = f"forecaster_hardening_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def forecaster_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -176,7 +91,9 @@ def test_unreachable_database_stops_a_command_before_the_exchange_or_training(
 
 
 @pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
-def test_unreachable_database_fails_the_flow_at_its_first_task(dialect, loopback, tmp_path, monkeypatch):
+def test_unreachable_database_fails_the_flow_at_its_first_task(
+    prefect_server, dialect, loopback, tmp_path, monkeypatch
+):
     monkeypatch.setenv("FORECASTER_DATABASE_URL", UNREACHABLE[dialect](tmp_path))
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
     before = len(loopback.requests)
@@ -212,7 +129,9 @@ def test_older_schema_is_refused_by_the_cli_until_db_upgrade(empty_url, loopback
     assert current_revision(make_engine(empty_url)) == head_revision()
 
 
-def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopback, tmp_path, monkeypatch):
+def test_older_schema_fails_the_flow_with_the_upgrade_command(
+    prefect_server, empty_url, loopback, tmp_path, monkeypatch
+):
     upgrade(make_engine(empty_url), "0001")
     monkeypatch.setenv("FORECASTER_DATABASE_URL", empty_url)
     monkeypatch.setenv("FORECASTER_DATA_DIR", str(tmp_path / "data"))
@@ -222,7 +141,7 @@ def test_older_schema_fails_the_flow_with_the_upgrade_command(empty_url, loopbac
     assert "SchemaOutdated" in str(state.message) and "run `forecaster db upgrade`" in str(state.message)
     assert len(loopback.requests) == before
     assert current_revision(make_engine(empty_url)) == "0001"  # never migrated behind the user's back
-    assert count(empty_url, Candle) == 0
+    assert row_count(empty_url, Candle) == 0
 
 
 def test_processes_starting_together_on_an_empty_database_create_the_schema_once(empty_url):
@@ -313,7 +232,7 @@ def run_daily(url: str, data_dir: Path, api_url: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def clean_rows(cluster: PrivateCluster, loopback: LoopbackExchange) -> dict[str, pd.DataFrame]:
+def clean_rows(prefect_server: None, cluster: PrivateCluster, loopback: LoopbackExchange) -> dict[str, pd.DataFrame]:
     """The rows of one undisturbed run, on a database of the same cluster."""
     data_dir = Path(tempfile.mkdtemp(prefix="forecaster-clean-"))
     with created_database(make_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")) as url:
@@ -343,13 +262,15 @@ def restart_on_insert(cluster: PrivateCluster) -> Iterator[dict[str, str]]:
         event.remove(Engine, "after_cursor_execute", after)
 
 
+@pytest.mark.slow  # a private PostgreSQL cluster, restarted
 @pytest.mark.postgres
 @pytest.mark.parametrize("table", ["candles", "model_versions", "forecasts"])
 def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
     table, cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
 ):
-    for name in STEP_TASKS:  # fail at once instead of retrying, to see what the failed attempt left
-        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retries=0))
+    # fail at once instead of retrying, to see what the failed attempt left (the flow applies its step
+    # retries when it runs, so they are replaced where it takes them)
+    monkeypatch.setattr(DAILY, "io_retries", no_retries)
     restart_on_insert["table"] = table
     state = run_daily(cluster_database, tmp_path / "data", loopback.url)
     assert not restart_on_insert, f"no INSERT INTO {table} happened"
@@ -358,12 +279,12 @@ def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
     assert "\n" not in state.message  # the error's first line; its SQL stays in the task's log
 
     wanted = {"candles": Candle, "model_versions": ModelVersion, "forecasts": Forecast}[table]
-    assert count(cluster_database, wanted) == 0  # the interrupted transaction left nothing
+    assert row_count(cluster_database, wanted) == 0  # the interrupted transaction left nothing
     if table == "candles":
-        assert count(cluster_database, IngestRun) == 0
+        assert row_count(cluster_database, IngestRun) == 0
     if table == "model_versions":
         assert not list((tmp_path / "data").rglob("*.ckpt"))  # the checkpoint went with its registration
-    assert count(cluster_database, Run) == 1  # the run itself is recorded, as failed
+    assert row_count(cluster_database, Run) == 1  # the run itself is recorded, as failed
 
     monkeypatch.undo()
     rerun = run_daily(cluster_database, tmp_path / "data", loopback.url)
@@ -371,12 +292,12 @@ def test_restart_inside_a_write_leaves_no_half_batch_and_a_rerun_completes(
     assert_same_rows(series_rows(cluster_database), clean_rows)
 
 
+@pytest.mark.slow  # a private PostgreSQL cluster, restarted
 @pytest.mark.postgres
 def test_restart_inside_the_forecast_write_is_retried_within_the_run(
     cluster_database, restart_on_insert, clean_rows, loopback, tmp_path, monkeypatch
 ):
-    for name in STEP_TASKS:  # the production retries, without their waiting
-        monkeypatch.setattr(DAILY, name, getattr(DAILY, name).with_options(retry_delay_seconds=0))
+    # the production retries, after the tests' short delay (FORECASTER_TASK_RETRY_DELAY_S, tests/conftest.py)
     restart_on_insert["table"] = "forecasts"
     state = run_daily(cluster_database, tmp_path / "data", loopback.url)
     assert not restart_on_insert
