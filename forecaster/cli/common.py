@@ -1,20 +1,25 @@
-"""Options and plumbing shared by the commands."""
+"""Options and plumbing shared by the commands.
+
+The command tree imports this module before it reads the arguments, so it stays light: typer and
+the standard library only. What a command needs (settings, database, pydantic, YAML) is imported
+inside the function that uses it, so that ``--help`` and a bad option answer without them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
-from forecaster.db.engine import make_engine, ping, session_factory
-from forecaster.db.migrate import ensure_schema
 from forecaster.errors import InputError
-from forecaster.pipeline.config import JobConfig
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.config import Settings
+    from forecaster.pipeline.config import JobConfig
 
 DatabaseOption = Annotated[
     str | None,
@@ -42,6 +47,8 @@ JobOption = Annotated[
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:
     """Settings from the environment, with the command's options on top."""
+    from forecaster.config import Settings
+
     values = {key: value for key, value in overrides.items() if value is not None}
     if database_url:
         values["database_url"] = database_url
@@ -50,6 +57,10 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
 
 def job_config(path: Path | None, **train: object) -> JobConfig:
     """The job settings of ``--job`` (the defaults without one), ``train`` overriding training fields."""
+    import yaml
+
+    from forecaster.pipeline.config import JobConfig
+
     values: dict[str, Any] = {}
     if path is not None:
         try:
@@ -70,6 +81,9 @@ def job_config(path: Path | None, **train: object) -> JobConfig:
 
 def check_database(config: Settings) -> None:
     """Fail with one clear line when the database is unreachable or outdated (an empty one is created)."""
+    from forecaster.db.engine import make_engine, ping
+    from forecaster.db.migrate import ensure_schema
+
     engine = make_engine(config.database_url.get_secret_value())
     try:
         ping(engine)
@@ -80,6 +94,9 @@ def check_database(config: Settings) -> None:
 
 def open_database(config: Settings) -> sessionmaker[Session]:
     """Connect (one clear error when unreachable) and check the schema (created when empty)."""
+    from forecaster.db.engine import make_engine, ping, session_factory
+    from forecaster.db.migrate import ensure_schema
+
     engine = make_engine(config.database_url.get_secret_value())
     ping(engine)
     ensure_schema(engine)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli.common import (
     DatabaseOption,
@@ -17,13 +16,12 @@ from forecaster.cli.common import (
     open_database,
     settings,
 )
-from forecaster.dates import parse_date
-from forecaster.ingest.store import stored_range
-from forecaster.pipeline.config import TrainMode
-from forecaster.pipeline.evaluate import evaluate_step
-from forecaster.pipeline.forecast import forecast_step
-from forecaster.pipeline.train import train_step
-from forecaster.series import SeriesKey
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.pipeline.config import TrainMode
+    from forecaster.series import SeriesKey
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[
@@ -47,6 +45,9 @@ def train_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
+    from forecaster.pipeline.train import train_step
+    from forecaster.series import SeriesKey
+
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
     config = settings(database_url)
@@ -67,6 +68,9 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
+    from forecaster.pipeline.forecast import forecast_step
+    from forecaster.series import SeriesKey
+
     sessions = open_database(settings(database_url))
     key = SeriesKey(exchange, symbol, timeframe)
     day = _as_of(sessions, key, as_of)
@@ -80,6 +84,9 @@ def evaluate_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Score every forecast whose target candle has arrived and is not scored yet."""
+    from forecaster.pipeline.evaluate import evaluate_step
+    from forecaster.series import SeriesKey
+
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
     sessions = open_database(settings(database_url))
@@ -88,6 +95,9 @@ def evaluate_command(
 
 
 def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) -> datetime:
+    from forecaster.dates import parse_date
+    from forecaster.ingest.store import stored_range
+
     if text is not None:
         return parse_date(text, option="--as-of")
     with sessions() as session:
@@ -98,4 +108,4 @@ def _as_of(sessions: sessionmaker[Session], key: SeriesKey, text: str | None) ->
 
 
 def _mode(text: str) -> TrainMode:
-    return cast(TrainMode, text)
+    return cast("TrainMode", text)

@@ -16,11 +16,6 @@ from forecaster.cli.common import (
     open_database,
     settings,
 )
-from forecaster.report.markdown import accuracy_markdown
-from forecaster.report.paths import report_path
-from forecaster.report.plots import plot_forecasts
-from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
 
 
 def register(app: typer.Typer) -> None:
@@ -45,6 +40,12 @@ def report_command(
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
     (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
+    from forecaster.report.markdown import accuracy_markdown
+    from forecaster.report.paths import report_path
+    from forecaster.report.plots import plot_forecasts
+    from forecaster.series import SeriesKey
+    from forecaster.timeframes import timeframe_ms
+
     timeframe_ms(timeframe)
     if "/" not in symbol:
         raise typer.BadParameter("use ccxt's unified form BASE/QUOTE, e.g. BTC/USDT", param_hint="--symbol")
