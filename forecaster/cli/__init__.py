@@ -56,15 +56,16 @@ def main() -> None:
 
 
 def torch_threads() -> None:
-    """FORECASTER_TORCH_THREADS for this process, read before the arguments (a bad value is one line,
-    whatever the command): torch takes it now when it is already imported, else when a command imports it.
-
-    ``forecaster.config`` and ``forecaster.runtime`` import neither torch nor the other heavy libraries
-    at module level, so ``--help`` and a bad option stay light."""
+    """FORECASTER_TORCH_THREADS, read before the arguments (a bad value is one line, whatever the command)
+    and applied to torch when it is loaded already; the commands that train or forecast apply it when
+    they load torch (``cli.common.use_torch_threads``). ``--help`` and a bad option stay light."""
     from forecaster.config import Settings
-    from forecaster.runtime import set_torch_threads_on_import
 
-    set_torch_threads_on_import(Settings().torch_threads)
+    threads = Settings().torch_threads
+    if "torch" in sys.modules:
+        from forecaster.runtime import set_torch_threads
+
+        set_torch_threads(threads)
 
 
 def failure_message(exc: Exception) -> str:

@@ -15,6 +15,7 @@ from forecaster.cli.common import (
     modelled_series,
     open_database,
     settings,
+    use_torch_threads,
 )
 from forecaster.errors import InputError
 
@@ -55,6 +56,7 @@ def backtest_command(
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
     job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}

@@ -134,3 +134,10 @@ def validation_message(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in loc)
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def use_torch_threads(config: Settings) -> None:
+    """Apply ``FORECASTER_TORCH_THREADS`` as a command that trains or forecasts starts (loading torch)."""
+    from forecaster.runtime import set_torch_threads
+
+    set_torch_threads(config.torch_threads)

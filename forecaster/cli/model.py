@@ -16,6 +16,7 @@ from forecaster.cli.common import (
     modelled_series,
     open_database,
     settings,
+    use_torch_threads,
 )
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ def train_command(
     asked = _parse_as_of(as_of)
     job = job_config(job_file, progress_bar=True)  # every option read before the database is opened
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
@@ -75,6 +77,7 @@ def forecast_command(
     asked = _parse_as_of(as_of)
     job = job_config(job_file)  # every option read before the database is opened
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
     outcome = forecast_step(sessions, key, day, job, checkpoint_dir=config.checkpoint_dir)
