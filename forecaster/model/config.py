@@ -12,6 +12,7 @@ KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "range", "volume_chang
 Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
 Loss = Literal["mse", "huber", "l1"]
+Precision = Literal["float32", "bfloat16"]
 
 
 class ModelConfig(BaseModel):
@@ -88,6 +89,13 @@ class TrainConfig(BaseModel):
     learning_rate: float = Field(default=1e-3, gt=0.0)
     loss: Loss = Field(
         default="mse", description="Training loss on the scaled targets: 'mse', 'huber' (delta 1 sd) or 'l1'."
+    )
+    precision: Precision = Field(
+        default="float32",
+        description=(
+            "bfloat16: training steps run the BiLSTM under CPU bfloat16 autocast (AVX512-BF16 / AMX); the GRU, "
+            "the head, validation and forecasts stay float32 (docs/speed.md)."
+        ),
     )
     seed: int = 42
     full_retrain_every_days: int = Field(default=7, ge=1)

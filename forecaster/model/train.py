@@ -91,6 +91,7 @@ def train(
         model_cfg.dropout,
         train_cfg.learning_rate,
         train_cfg.loss,
+        bf16=train_cfg.precision == "bfloat16",
     )
     if parent is not None:
         module.net.load_state_dict(parent.state_dict)
