@@ -10,8 +10,8 @@ and 60 time steps, a ``BiLSTMGRU`` step spends its time in three places:
   order r, z, n; ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``); the sums are grouped differently,
   so results agree with ``nn.GRU`` to float32 rounding (about 1e-7 relative), not bit for bit;
 - the BiLSTM (oneDNN's kernels through ``torch.lstm``): unchanged in float32; with ``bf16`` it runs
-  under ``torch.autocast("cpu", torch.bfloat16)``, which uses the CPU's bfloat16 matrix units
-  (AVX512-BF16 / AMX) where it has them;
+  under ``torch.autocast("cpu", torch.bfloat16)``, on the CPU's bfloat16 units (AVX512-BF16 / AMX).
+  ``TrainConfig.precision="auto"`` (the default) chooses it where the CPU has them (``uses_bf16``);
 - dropout on the BiLSTM's output: ``nn.Dropout`` draws its mask with ``bernoulli_``, three times
   slower here than comparing uniform numbers with the rate. Same distribution, other random numbers.
 
@@ -100,6 +100,17 @@ def dropout(x: Tensor, rate: float, training: bool) -> Tensor:
         return x
     keep = torch.rand_like(x) >= rate
     return x * keep * (1.0 / (1.0 - rate))
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), where a bfloat16 BiLSTM pays."""
+    checks = (getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return any(callable(check) and bool(check()) for check in checks)
+
+
+def uses_bf16(precision: str) -> bool:
+    """``TrainConfig.precision`` resolved: ``auto`` is bfloat16 on a CPU with native bfloat16."""
+    return precision == "bfloat16" or (precision == "auto" and native_bf16_cpu())
 
 
 def training_forward(net: BiLSTMGRU, x: Tensor, *, bf16: bool = False) -> Tensor:

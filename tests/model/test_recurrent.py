@@ -6,8 +6,10 @@ import pytest
 import torch
 from torch import nn
 
+from forecaster.model import recurrent
+from forecaster.model.config import TrainConfig
 from forecaster.model.network import BiLSTMGRU
-from forecaster.model.recurrent import dropout, gru_last_state, training_forward
+from forecaster.model.recurrent import dropout, gru_last_state, training_forward, uses_bf16
 
 
 def gradients(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> list[torch.Tensor]:
@@ -80,3 +82,11 @@ def test_dropout_keeps_the_rate_and_the_mean():
     assert dropped.mean().item() == pytest.approx(1.0, abs=0.01)
     assert dropout(x, 0.2, training=False) is x
     assert dropout(x, 0.0, training=True) is x
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_auto_is_bfloat16_only_on_a_cpu_with_native_bfloat16(monkeypatch, native):
+    monkeypatch.setattr(recurrent, "native_bf16_cpu", lambda: native)
+    assert TrainConfig().precision == "auto"
+    assert uses_bf16("auto") is native
+    assert uses_bf16("bfloat16") and not uses_bf16("float32")
