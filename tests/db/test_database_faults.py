@@ -41,9 +41,9 @@ from tests.support.tiny import params
 DAILY = importlib.import_module("flows.daily")
 
 
-def no_retries(delay_s: float) -> dict[str, Any]:
+def no_retries(delay_s: float, retries: int = 0) -> dict[str, Any]:
     """The daily flow's step retries (``flows.tasks.io_retries``) but none: a failed attempt fails its step."""
-    return {**io_retries(delay_s), "retries": 0}
+    return io_retries(delay_s, 0)
 
 
 @pytest.fixture(scope="module")

@@ -16,13 +16,14 @@ from uuid import UUID
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.models import Forecast, Run
 from forecaster.exchange.loopback import LoopbackExchange
 from forecaster.exchange.synthetic import synthetic_candles
 from tests.support.ports import free_port
+from tests.support.postgres import PG_ADMIN_URL, created_database, postgres_reason
 
 pytestmark = pytest.mark.slow
 
@@ -89,12 +90,14 @@ def prefect(env: dict[str, str], *args: str, cwd: Path = ROOT) -> str:
 
 
 @pytest.fixture
-def worker_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The session's PostgreSQL database where the server runs, else a SQLite file."""
-    try:
-        return str(request.getfixturevalue("postgres_url"))
-    except pytest.skip.Exception:
-        return f"sqlite:///{tmp_path / 'worker.db'}"
+def worker_database(tmp_path: Path) -> Iterator[str]:
+    """A database of its own for the worker: a new PostgreSQL database where the server runs, else a SQLite file.
+    (Never the session's shared one: the worker's rows would outlive this test.)"""
+    if postgres_reason() is not None:
+        yield f"sqlite:///{tmp_path / 'worker.db'}"
+        return
+    with created_database(create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT"), "forecaster_operator") as url:
+        yield url
 
 
 def read_deployment(env: dict[str, str], name: str) -> dict[str, object]:
