@@ -1,12 +1,11 @@
 """Model benchmarks on real BTC/USDT daily candles, default ``ModelConfig()`` / ``TrainConfig()``, one CPU thread.
 
-1. Training throughput, Lightning vs plain PyTorch: the same training windows (``CandleDataModule.setup("fit")``
-   on the window ending ``--as-of``), the same ``BiLSTMGRU`` with the same initial weights (same seed), the same
-   shuffled ``DataLoader`` (``CandleDataModule.train_dataloader()``: batch 64), Adam at the same learning rate,
-   MSE, a fixed number of epochs, no validation and no early stopping in either. Lightning fits ``ForecastModule``
-   through a bare ``pl.Trainer``; the plain loop is hand-written. Rounds are interleaved (Lightning, plain,
-   Lightning, plain, ...) after one untimed warm-up fit of each. Both runs must end with identical weights, which
-   shows they did the same work.
+1. Training throughput on the reference work (60-day windows of MinMax-scaled closes -> the next close, batch
+   32, ``--epochs`` 20, no early stopping): ``forecaster.model.train.train`` (float32, and bfloat16), all of it
+   (windows, Trainer, validation every epoch, intervals), against a plain PyTorch loop of the same network over
+   the same training windows (its own ``forward``, the module's shuffled loader, Adam, MSE, no validation).
+   Rounds are interleaved (plain, train float32, train bfloat16, plain, ...) after one untimed warm-up fit of
+   each; the speed-up is the plain loop's time over ``train``'s in the same round (wall; CPU time beside it).
 2. Wall time of a full retrain (``train(..., TrainConfig(accelerator="cpu"))``, early stopping as configured) and
    of a fine-tune of it (``parent=``, next day's as-of), for several as-of dates.
 3. ``forecast`` latency (H = 7), with a breakdown into its steps (the functions ``forecast`` calls, timed in place).
@@ -45,10 +44,9 @@ from torch import nn
 from benchmarks.shared_data import pair_path, read_pair
 from forecaster.model import predict
 from forecaster.model.artifact import TrainedModel
-from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.config import ModelConfig, Precision, TrainConfig
 from forecaster.model.data import CandleDataModule
 from forecaster.model.features import ONE_DAY, check_as_of
-from forecaster.model.module import ForecastModule
 from forecaster.model.network import BiLSTMGRU
 from forecaster.model.predict import forecast
 from forecaster.model.train import seed_everything, train
@@ -71,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="candle CSV (timestamp,open,...,volume)")
     parser.add_argument("--as-of", default="2025-12-31", help="as-of of the throughput windows and the forecasts")
     parser.add_argument("--window-days", type=int, default=730, help="window of the throughput comparison")
-    parser.add_argument("--epochs", type=int, default=10, help="fixed epochs of the throughput comparison")
+    parser.add_argument("--epochs", type=int, default=20, help="fixed epochs of the throughput comparison")
     parser.add_argument("--dates", nargs="+", default=list(DEFAULT_DATES), help="as-of dates of the retrain timings")
     parser.add_argument("--forecast-calls", type=int, default=200)
     parser.add_argument("--seed", type=int, default=TrainConfig().seed)
@@ -152,7 +150,11 @@ def machine() -> dict[str, Any]:
     }
 
 
-# 1. Lightning vs plain PyTorch
+# 1. training throughput: train() on the reference work against a plain PyTorch loop
+
+# the reference work: 60-day windows of MinMax-scaled closes -> the next close
+REFERENCE_MODEL = ModelConfig(features=("close",), target="close", scaling="minmax", horizon=1, shrink=False)
+PRECISIONS: tuple[Precision, ...] = ("float32", "bfloat16")
 
 
 def clocks() -> tuple[float, float]:
@@ -161,21 +163,17 @@ def clocks() -> tuple[float, float]:
     return time.perf_counter(), time.process_time()
 
 
-class EpochClock(pl.Callback):
-    """Wall and CPU time of every training epoch (its batches and epoch hooks), as the plain loop measures them."""
-
-    def __init__(self) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
-        self._started = (0.0, 0.0)
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._started = clocks()
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        wall, cpu = clocks()
-        self.wall.append(wall - self._started[0])
-        self.cpu.append(cpu - self._started[1])
+def reference_train_config(args: argparse.Namespace, epochs: int, precision: Precision = "float32") -> TrainConfig:
+    """Batch 32, ``epochs`` epochs; patience = epochs, so early stopping never ends a fit before the last epoch."""
+    return TrainConfig(
+        accelerator="cpu",
+        window_days=args.window_days,
+        batch_size=32,
+        max_epochs=epochs,
+        patience=epochs,
+        precision=precision,
+        seed=args.seed,
+    )
 
 
 def network_args(model_cfg: ModelConfig) -> tuple[int, int, int, int, float]:
@@ -183,127 +181,91 @@ def network_args(model_cfg: ModelConfig) -> tuple[int, int, int, int, float]:
     return len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout
 
 
-def fit_lightning(data: CandleDataModule, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int, seed: int):
-    """``ForecastModule`` through a bare Trainer; the timing covers the Trainer's construction and ``fit``."""
+def fit_plain(data: CandleDataModule, learning_rate: float, epochs: int, seed: int) -> dict[str, float]:
+    """The reference: a hand-written loop of the same network through its own ``forward`` (autograd's GRU,
+    ``nn.Dropout``), the module's loader (batch 32, shuffled), Adam at the same rate, MSE, no validation.
+    The timing covers the network, the loader, the optimiser and the epochs (the windows are built before)."""
     seed_everything(seed)
-    module = ForecastModule(*network_args(model_cfg), learning_rate=train_cfg.learning_rate)
-    clock = EpochClock()
     wall, cpu = clocks()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        max_epochs=epochs,
-        num_sanity_val_steps=0,
-        callbacks=[clock],
-    )
-    trainer.fit(module, train_dataloaders=data.train_dataloader())
-    end_wall, end_cpu = clocks()
-    figures = {"seconds": end_wall - wall, "cpu_seconds": end_cpu - cpu, "epoch_seconds": clock.wall}
-    figures |= {"epoch_cpu_seconds": clock.cpu, "final_train_loss": float(trainer.callback_metrics["train_loss"])}
-    return figures, module.net.state_dict()
-
-
-def fit_plain(data: CandleDataModule, model_cfg: ModelConfig, train_cfg: TrainConfig, epochs: int, seed: int):
-    """The same training by hand; the timing covers the loader, the optimiser and the epochs."""
-    seed_everything(seed)
-    net = BiLSTMGRU(*network_args(model_cfg))
-    epoch_wall: list[float] = []
-    epoch_cpu: list[float] = []
-    wall, cpu = clocks()
+    net = BiLSTMGRU(*network_args(REFERENCE_MODEL))
     loader = data.train_dataloader()
-    optimizer = torch.optim.Adam(net.parameters(), lr=train_cfg.learning_rate)
+    optimizer = torch.optim.Adam(net.parameters(), lr=learning_rate)
     loss_fn = nn.MSELoss()
     net.train()
-    epoch_loss = torch.zeros(())
+    total, count = torch.zeros(()), 0
     for _ in range(epochs):
-        started = clocks()
         total, count = torch.zeros(()), 0
         for x, y in loader:
             optimizer.zero_grad()
             loss = loss_fn(net(x), y)
             loss.backward()
             optimizer.step()
-            total += loss.detach() * len(x)  # the epoch mean, as Lightning's on_epoch logging keeps it
+            total += loss.detach() * len(x)
             count += len(x)
-        epoch_loss = total / count
-        ended = clocks()
-        epoch_wall.append(ended[0] - started[0])
-        epoch_cpu.append(ended[1] - started[1])
     end_wall, end_cpu = clocks()
-    figures = {"seconds": end_wall - wall, "cpu_seconds": end_cpu - cpu, "epoch_seconds": epoch_wall}
-    figures |= {"epoch_cpu_seconds": epoch_cpu, "final_train_loss": float(epoch_loss)}
-    return figures, net.state_dict()
+    return {"seconds": end_wall - wall, "cpu_seconds": end_cpu - cpu, "last_epoch_train_loss": float(total / count)}
 
 
-def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> tuple[bool, float]:
-    diff = max(float((a[name] - b[name]).abs().max()) for name in a)
-    return all(torch.equal(a[name], b[name]) for name in a), diff
-
-
-def summarise_fits(rounds: list[dict[str, Any]], name: str, n_windows: int, epochs: int, batches: int) -> dict:
-    fits = [r[name] for r in rounds]
-    seconds = median([f["seconds"] for f in fits])
-    # steady-state epochs: the first epoch of every fit is left out
-    epoch = median([s for f in fits for s in f["epoch_seconds"][1:]] or [float("nan")])
-    epoch_cpu = median([s for f in fits for s in f["epoch_cpu_seconds"][1:]] or [float("nan")])
+def fit_train(candles: pd.DataFrame, train_cfg: TrainConfig, as_of: pd.Timestamp) -> dict[str, float]:
+    """``forecaster.model.train.train``, all of it: windows, Trainer, validation every epoch, intervals."""
+    seed_everything(train_cfg.seed)
+    wall, cpu = clocks()
+    model = train(candles, as_of, REFERENCE_MODEL, train_cfg)
+    end_wall, end_cpu = clocks()
+    assert model.epochs == train_cfg.max_epochs, f"{model.epochs} epochs: early stopping ended the fit"
     return {
-        "median_seconds": seconds,
-        "median_cpu_seconds": median([f["cpu_seconds"] for f in fits]),
-        "windows_per_s": n_windows * epochs / seconds,
-        "median_epoch_seconds": epoch,
-        "median_epoch_cpu_seconds": epoch_cpu,
-        "step_ms": 1000 * epoch / batches,
-        "step_cpu_ms": 1000 * epoch_cpu / batches,
-        "outside_epochs_seconds": median([f["seconds"] - sum(f["epoch_seconds"]) for f in fits]),
+        "seconds": end_wall - wall,
+        "cpu_seconds": end_cpu - cpu,
+        "last_epoch_train_loss": model.train_loss_history[-1],
+        "val_loss": model.val_loss,
     }
 
 
 def bench_throughput(candles: pd.DataFrame, args: argparse.Namespace) -> dict[str, Any]:
-    model_cfg = ModelConfig()
-    train_cfg = TrainConfig(accelerator="cpu", window_days=args.window_days)
-    data = CandleDataModule(candles, utc_day(args.as_of), model_cfg, train_cfg)
+    as_of = utc_day(args.as_of)
+    data = CandleDataModule(candles, as_of, REFERENCE_MODEL, reference_train_config(args, args.epochs))
     data.setup("fit")
     assert data.train_windows is not None
     n_windows = len(data.train_windows)
-    batches = -(-n_windows // train_cfg.batch_size)
-    fits = {"lightning": fit_lightning, "plain": fit_plain}
+
+    def plain(epochs: int) -> dict[str, float]:
+        return fit_plain(data, TrainConfig().learning_rate, epochs, args.seed)
+
+    def with_train(precision: Precision) -> Callable[[int], dict[str, float]]:
+        return lambda epochs: fit_train(candles, reference_train_config(args, epochs, precision), as_of)
+
+    fits = {"plain": plain, **{f"train_{precision}": with_train(precision) for precision in PRECISIONS}}
     for fit in fits.values():  # untimed warm-up: first-call allocations, lazy imports
-        fit(data, model_cfg, train_cfg, 1, args.seed)
+        fit(1)
     rounds: list[dict[str, Any]] = []
     for index in range(args.repeats):
         row: dict[str, Any] = {"round": index + 1}
-        states = {}
-        for name, fit in fits.items():  # interleaved: L P L P ...
-            row[name], states[name] = fit(data, model_cfg, train_cfg, args.epochs, args.seed)
-        row["identical_weights"], row["max_weight_diff"] = same_weights(states["lightning"], states["plain"])
-        row["ratio"] = row["lightning"]["seconds"] / row["plain"]["seconds"]
-        row["cpu_ratio"] = row["lightning"]["cpu_seconds"] / row["plain"]["cpu_seconds"]
+        for name, fit in fits.items():  # interleaved: plain, train float32, train bfloat16, plain, ...
+            row[name] = fit(args.epochs)
+        for name in fits:
+            row[name]["speedup"] = row["plain"]["seconds"] / row[name]["seconds"]
+            row[name]["cpu_speedup"] = row["plain"]["cpu_seconds"] / row[name]["cpu_seconds"]
         print(
-            f"  round {index + 1}: lightning {row['lightning']['seconds']:.2f} s,"
-            f" plain {row['plain']['seconds']:.2f} s, ratio {row['ratio']:.3f} (CPU time {row['cpu_ratio']:.3f}),"
-            f" identical weights {row['identical_weights']}",
+            f"  round {index + 1}: plain {row['plain']['seconds']:.2f} s; "
+            + "; ".join(
+                f"{name} {row[name]['seconds']:.2f} s"
+                f" ({row[name]['speedup']:.2f}x, CPU {row[name]['cpu_speedup']:.2f}x)"
+                for name in fits
+                if name != "plain"
+            ),
             flush=True,
         )
         rounds.append(row)
-    summary: dict[str, Any] = {"windows": n_windows, "batches_per_epoch": batches, "epochs": args.epochs}
+    summary: dict[str, Any] = {"windows": n_windows, "epochs": args.epochs, "rounds": rounds}
     for name in fits:
-        summary[name] = summarise_fits(rounds, name, n_windows, args.epochs, batches)
-    light, plain = summary["lightning"], summary["plain"]
-    summary["ratio_median"] = median([r["ratio"] for r in rounds])
-    summary["cpu_ratio_median"] = median([r["cpu_ratio"] for r in rounds])
-    summary["ratio_of_medians"] = light["median_seconds"] / plain["median_seconds"]
-    # noise from other processes only ever adds time: the fastest fits are the least disturbed
-    summary["ratio_of_fastest"] = min(r["lightning"]["seconds"] for r in rounds) / min(
-        r["plain"]["seconds"] for r in rounds
-    )
-    summary["epoch_ratio"] = light["median_epoch_seconds"] / plain["median_epoch_seconds"]
-    summary["epoch_cpu_ratio"] = light["median_epoch_cpu_seconds"] / plain["median_epoch_cpu_seconds"]
-    summary["identical_weights"] = all(r["identical_weights"] for r in rounds)
-    summary["rounds"] = rounds
+        runs = [r[name] for r in rounds]
+        summary[name] = {
+            "median_seconds": median([r["seconds"] for r in runs]),
+            "windows_per_s": n_windows * args.epochs / median([r["seconds"] for r in runs]),
+            "speedup_median": median([r["speedup"] for r in runs]),
+            "cpu_speedup_median": median([r["cpu_speedup"] for r in runs]),
+            "last_epoch_train_loss": median([r["last_epoch_train_loss"] for r in runs]),
+        }
     return summary
 
 
@@ -476,31 +438,29 @@ def bench_memory(model: TrainedModel, args: argparse.Namespace) -> dict[str, Any
 
 
 def throughput_rows(thr: dict[str, Any]) -> list[tuple[str, str]]:
-    light, plain = thr["lightning"], thr["plain"]
-    rounds = ", ".join(format(r["ratio"], ".3f") for r in thr["rounds"])
-    cpu_rounds = ", ".join(format(r["cpu_ratio"], ".3f") for r in thr["rounds"])
-    return [
-        ("training windows / batches per epoch (throughput)", f"{thr['windows']} / {thr['batches_per_epoch']}"),
-        (f"Lightning, windows/s ({thr['epochs']}-epoch fit, median)", f"{light['windows_per_s']:,.0f}"),
-        (f"plain PyTorch, windows/s ({thr['epochs']}-epoch fit, median)", f"{plain['windows_per_s']:,.0f}"),
-        ("**Lightning / plain, wall time of a fit** (median of rounds)", f"**{thr['ratio_median']:.3f}** ({rounds})"),
-        ("Lightning / plain, fastest fit / fastest fit (wall)", f"{thr['ratio_of_fastest']:.3f}"),
-        ("Lightning / plain, CPU time of a fit (median of rounds)", f"{thr['cpu_ratio_median']:.3f} ({cpu_rounds})"),
+    epochs, plain, repeats = thr["epochs"], thr["plain"], len(thr["rounds"])
+    rows = [
+        ("reference work: training windows x epochs", f"{thr['windows']} x {epochs} (batch 32, one torch thread)"),
         (
-            "Lightning / plain, one steady epoch, wall / CPU (median)",
-            f"{thr['epoch_ratio']:.3f} / {thr['epoch_cpu_ratio']:.3f}",
+            f"plain PyTorch loop, windows x epochs / s (median of {repeats})",
+            f"{plain['windows_per_s']:,.0f}",
         ),
-        (
-            "time per batch Lightning / plain, wall (CPU)",
-            f"{light['step_ms']:.1f} ({light['step_cpu_ms']:.1f}) / {plain['step_ms']:.1f} ({plain['step_cpu_ms']:.1f})"
-            " ms",
-        ),
-        (
-            "per fit outside the epochs (Trainer, fit setup) Lightning / plain",
-            f"{light['outside_epochs_seconds']:.3f} s / {plain['outside_epochs_seconds']:.3f} s",
-        ),
-        ("same final weights in both", "yes, bit-identical" if thr["identical_weights"] else "NO"),
     ]
+    for precision in PRECISIONS:
+        fig = thr[f"train_{precision}"]
+        rounds = ", ".join(format(r[f"train_{precision}"]["speedup"], ".2f") for r in thr["rounds"])
+        rows.append(
+            (
+                f"**`train`, {precision}: windows x epochs / s; x the plain loop** (wall, median of rounds)",
+                f"{fig['windows_per_s']:,.0f}; **{fig['speedup_median']:.2f}x** ({rounds}); CPU time"
+                f" {fig['cpu_speedup_median']:.2f}x",
+            )
+        )
+    losses = ", ".join(
+        f"{name} {thr[name]['last_epoch_train_loss']:.2e}" for name in ("plain", *(f"train_{p}" for p in PRECISIONS))
+    )
+    rows.append(("last epoch's training MSE (scaled)", losses))
+    return rows
 
 
 def retrain_rows(retrain: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -565,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
     figures: dict[str, Any] = {"command": command, "machine": info}
 
     if 1 in args.parts:
-        print("\n1. training throughput, Lightning vs plain PyTorch", flush=True)
+        print("\n1. training throughput: train() on the reference work against a plain PyTorch loop", flush=True)
         figures["throughput"] = bench_throughput(candles, args)
     model = None
     if 2 in args.parts:

@@ -1,7 +1,8 @@
 """The commands that run Prefect flows: ``forecaster run`` and ``forecaster serve``.
 
 They live here, beside the flows, so that the ``forecaster`` library never imports Prefect; the
-console command is this module's ``main``, which adds them to the library's commands.
+console command is this module's ``main``, which adds them to the library's commands. Prefect and
+the flows are imported inside the commands: ``forecaster --help`` answers without them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from flows.params import check_day, check_pairs, pairs_of
 from forecaster.cli import app
 from forecaster.cli import main as library_main
 from forecaster.cli.common import (
@@ -25,7 +25,6 @@ from forecaster.cli.common import (
     settings,
     split_symbols,
 )
-from forecaster.dates import parse_date
 
 DAILY_CRON = "10 0 * * *"  # ten minutes after the daily candle closes at 00:00 UTC
 SERVE_NAME = "serve"  # never "daily": that name belongs to the work-pool deployment of deployments/prefect.yaml
@@ -48,6 +47,8 @@ def run_command(
 ) -> None:
     """Run the daily job once: ingest, evaluate, train, forecast, publish. Exits 1 when a series fails."""
     from flows.daily import daily
+    from flows.params import check_day, check_pairs, pairs_of
+    from forecaster.dates import parse_date
 
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
@@ -84,6 +85,7 @@ def serve_command(
     It never takes over a deployment made with ``prefect deploy`` (one with a work pool): choose another
     ``--name``. Stopping it pauses the schedule of its own deployment only."""
     from flows.daily import daily
+    from flows.params import check_pairs, pairs_of
     from flows.serve import check_servable
 
     pairs = pairs_of(exchange, split_symbols(symbols), timeframe)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
-from forecaster.exchange.client import ExchangeConfig
-from forecaster.exchange.retry import RetryPolicy
+if TYPE_CHECKING:
+    from forecaster.exchange.client import ExchangeConfig
+    from forecaster.exchange.retry import RetryPolicy
+
+# Light at module level (pydantic only): the ``forecaster`` command reads these settings before its
+# arguments; SQLAlchemy and the exchange modules are imported by the methods that use them.
 
 
 class Settings(BaseSettings):
@@ -97,6 +100,8 @@ class Settings(BaseSettings):
     @property
     def retry_policy(self) -> RetryPolicy:
         """How exchange calls are retried (``FORECASTER_RETRY_ATTEMPTS``, ``_INITIAL_DELAY_S``, ``_MAX_DELAY_S``)."""
+        from forecaster.exchange.retry import RetryPolicy
+
         return RetryPolicy(self.retry_attempts, self.retry_initial_delay_s, self.retry_max_delay_s)
 
     @property
@@ -112,6 +117,8 @@ class Settings(BaseSettings):
     @property
     def exchange(self) -> ExchangeConfig:
         """How exchanges are called: timeout, credentials and retries (never log the result)."""
+        from forecaster.exchange.client import ExchangeConfig
+
         return ExchangeConfig(self.exchange_timeout_ms, self.exchange_credentials, self.retry_policy)
 
     @property
@@ -125,6 +132,8 @@ class Settings(BaseSettings):
 
     def relative_paths(self) -> list[str]:
         """The settings that name a path relative to the working directory (a SQLite file, the data directory)."""
+        from sqlalchemy.engine import make_url
+
         found = []
         url = make_url(self.database_url.get_secret_value())
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
@@ -141,6 +150,9 @@ class Settings(BaseSettings):
 
 def redact_url(url: str) -> str:
     """Mask the password of a database URL (``postgresql://u:***@host/db``)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:  # an unparsable URL is shown as nothing rather than leaked

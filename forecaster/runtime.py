@@ -1,9 +1,11 @@
 """Process-wide settings, applied at the entry points (the ``forecaster`` command, a flow run, the
-worker process of a task), never inside the library's functions."""
+worker process of a task), never inside the library's functions.
+
+torch is imported inside the function: ``--help`` or a bad option of the ``forecaster`` command never
+imports it; the commands that train or forecast apply the thread count when they start.
+"""
 
 from __future__ import annotations
-
-import torch
 
 
 def set_torch_threads(threads: int) -> int:
@@ -15,6 +17,8 @@ def set_torch_threads(threads: int) -> int:
     """
     if threads < 0:
         raise ValueError(f"torch threads must be 0 (torch's default) or more, not {threads}")
+    import torch
+
     if threads and torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -7,13 +7,12 @@ import os
 import sys
 
 import typer
-from pydantic import ValidationError
 
 from forecaster.cli import backtest, db, ingest, model, registry, report
-from forecaster.cli.common import validation_message
-from forecaster.config import Settings
 from forecaster.errors import ForecasterError
-from forecaster.runtime import set_torch_threads
+
+# The command tree is built before the arguments are read: it imports typer and the command modules,
+# which import what a command needs (torch, pandas, SQLAlchemy, ccxt...) only when it runs.
 
 app = typer.Typer(
     name="forecaster",
@@ -38,15 +37,9 @@ def main() -> None:
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
     try:
-        set_torch_threads(Settings().torch_threads)
+        torch_threads()
         # Outside standalone mode click returns a command's exit code (typer.Exit) instead of exiting.
         code = app(standalone_mode=False)
-    except (ForecasterError, ValidationError) as exc:
-        if debug:
-            raise
-        message = validation_message(exc) if isinstance(exc, ValidationError) else str(exc)
-        typer.echo(f"error: {message}", err=True)
-        sys.exit(1)
     except (typer.Exit, typer.Abort) as exc:
         sys.exit(getattr(exc, "exit_code", 1))
     except Exception as exc:
@@ -56,7 +49,33 @@ def main() -> None:
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         if debug:
             raise
-        typer.echo(f"error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        typer.echo(f"error: {failure_message(exc)}", err=True)
         sys.exit(1)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def torch_threads() -> None:
+    """FORECASTER_TORCH_THREADS, read before the arguments (a bad value is one line, whatever the command)
+    and applied to torch when it is loaded already; the commands that train or forecast apply it when
+    they load torch (``cli.common.use_torch_threads``). ``--help`` and a bad option stay light."""
+    from forecaster.config import Settings
+
+    threads = Settings().torch_threads
+    if "torch" in sys.modules:
+        from forecaster.runtime import set_torch_threads
+
+        set_torch_threads(threads)
+
+
+def failure_message(exc: Exception) -> str:
+    """One line for a failed command: ours and pydantic's errors as they are, others as unexpected."""
+    if isinstance(exc, ForecasterError):
+        return str(exc)
+    from pydantic import ValidationError  # already imported when one was raised
+
+    from forecaster.cli.common import validation_message
+
+    if isinstance(exc, ValidationError):
+        return validation_message(exc)
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)"

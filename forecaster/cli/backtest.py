@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from forecaster.cli.common import (
@@ -16,20 +15,20 @@ from forecaster.cli.common import (
     modelled_series,
     open_database,
     settings,
+    use_torch_threads,
 )
-from forecaster.dates import parse_date
 from forecaster.errors import InputError
-from forecaster.pipeline.backtest import (
-    DayResult,
-    backtest_config,
-    backtest_report,
-    backtest_scope,
-    check_range,
-    run_backtest,
-    shown_columns,
-    write_backtest_files,
-)
-from forecaster.pipeline.runs import finish_run, start_run
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import pandas as pd
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.config import Settings
+    from forecaster.pipeline.backtest import DayResult
+    from forecaster.pipeline.config import JobConfig
+    from forecaster.series import SeriesKey
 
 
 def register(app: typer.Typer) -> None:
@@ -48,15 +47,35 @@ def backtest_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
+    from forecaster.dates import parse_date
+    from forecaster.pipeline.backtest import backtest_config, check_range
+
     key = modelled_series(exchange, symbol, timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
     job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
+    _replay(sessions, key, first, last, job, config, parameters)
+
+
+def _replay(
+    sessions: sessionmaker[Session],
+    key: SeriesKey,
+    first: datetime,
+    last: datetime,
+    job: JobConfig,
+    config: Settings,
+    parameters: dict[str, object],
+) -> None:
+    """Run the backtest on record, then print and write its report."""
+    from forecaster.pipeline.backtest import backtest_report, backtest_scope, run_backtest, write_backtest_files
+    from forecaster.pipeline.runs import finish_run, start_run
+
     run_id = start_run(sessions, "backtest", parameters=parameters, as_of=last)
     try:
         summary = run_backtest(sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress)
@@ -75,6 +94,8 @@ def backtest_command(
 
 def format_table(table: pd.DataFrame) -> str:
     """The report for the terminal: the series and target days are said once, above it."""
+    from forecaster.pipeline.backtest import shown_columns
+
     return shown_columns(table).to_string(index=False, float_format=lambda value: f"{value:.4g}")
 
 

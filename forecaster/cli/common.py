@@ -1,23 +1,26 @@
-"""Options and plumbing shared by the commands."""
+"""Options and plumbing shared by the commands.
+
+The command tree imports this module before it reads the arguments, so it stays light: typer and
+the standard library only. What a command needs (settings, database, pydantic, YAML) is imported
+inside the function that uses it, so that ``--help`` and a bad option answer without them.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
 
-from forecaster.config import Settings
-from forecaster.db.engine import make_engine, ping, session_factory
-from forecaster.db.migrate import ensure_schema
 from forecaster.errors import InputError
-from forecaster.exchange.names import check_exchange_id, check_symbol
-from forecaster.pipeline.config import JobConfig
-from forecaster.series import SeriesKey
-from forecaster.timeframes import require_daily
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.config import Settings
+    from forecaster.pipeline.config import JobConfig
+    from forecaster.series import SeriesKey
 
 DatabaseOption = Annotated[
     str | None,
@@ -45,6 +48,8 @@ JobOption = Annotated[
 
 def settings(database_url: str | None = None, **overrides: object) -> Settings:
     """Settings from the environment, with the command's options on top."""
+    from forecaster.config import Settings
+
     values = {key: value for key, value in overrides.items() if value is not None}
     if database_url:
         values["database_url"] = database_url
@@ -53,6 +58,10 @@ def settings(database_url: str | None = None, **overrides: object) -> Settings:
 
 def job_config(path: Path | None, **train: object) -> JobConfig:
     """The job settings of ``--job`` (the defaults without one), ``train`` overriding training fields."""
+    import yaml
+
+    from forecaster.pipeline.config import JobConfig
+
     values: dict[str, Any] = {}
     if path is not None:
         try:
@@ -73,6 +82,9 @@ def job_config(path: Path | None, **train: object) -> JobConfig:
 
 def check_database(config: Settings) -> None:
     """Fail with one clear line when the database is unreachable or outdated (an empty one is created)."""
+    from forecaster.db.engine import make_engine, ping
+    from forecaster.db.migrate import ensure_schema
+
     engine = make_engine(config.database_url.get_secret_value())
     try:
         ping(engine)
@@ -83,6 +95,9 @@ def check_database(config: Settings) -> None:
 
 def open_database(config: Settings) -> sessionmaker[Session]:
     """Connect (one clear error when unreachable) and check the schema (created when empty)."""
+    from forecaster.db.engine import make_engine, ping, session_factory
+    from forecaster.db.migrate import ensure_schema
+
     engine = make_engine(config.database_url.get_secret_value())
     ping(engine)
     ensure_schema(engine)
@@ -93,6 +108,10 @@ def modelled_series(exchange: str, symbol: str, timeframe: str) -> SeriesKey:
     """The series of a command that models it (train, forecast, evaluate, report, backtest): its exchange id
     and symbol checked offline and its timeframe daily, before the database is opened, so that bad input
     is one clear error and writes nothing."""
+    from forecaster.exchange.names import check_exchange_id, check_symbol
+    from forecaster.series import SeriesKey
+    from forecaster.timeframes import require_daily
+
     check_exchange_id(exchange)
     check_symbol(symbol)
     require_daily(timeframe)
@@ -115,3 +134,10 @@ def validation_message(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in loc)
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def use_torch_threads(config: Settings) -> None:
+    """Apply ``FORECASTER_TORCH_THREADS`` as a command that trains or forecasts starts (loading torch)."""
+    from forecaster.runtime import set_torch_threads
+
+    set_torch_threads(config.torch_threads)

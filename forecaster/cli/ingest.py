@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,16 +18,10 @@ from forecaster.cli.common import (
     settings,
     split_symbols,
 )
-from forecaster.dates import parse_date
 from forecaster.errors import ForecasterError
-from forecaster.exchange.client import check_market
-from forecaster.exchange.names import check_exchange_id, check_symbol
-from forecaster.exchange.open import open_exchange
-from forecaster.ingest.csv_import import import_csv
-from forecaster.ingest.fetch import PageProgress
-from forecaster.ingest.service import ingest_from_exchange
-from forecaster.series import SeriesKey
-from forecaster.timeframes import timeframe_ms
+
+if TYPE_CHECKING:
+    from forecaster.ingest.fetch import PageProgress
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +38,13 @@ def ingest_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Fetch new closed candles (or backfill from --since) into the database."""
+    from forecaster.dates import parse_date
+    from forecaster.exchange.client import check_market
+    from forecaster.exchange.open import open_exchange
+    from forecaster.ingest.service import ingest_from_exchange
+    from forecaster.series import SeriesKey
+    from forecaster.timeframes import timeframe_ms
+
     names = split_symbols(symbols)
     start = parse_date(since, option="--since") if since else None
     timeframe_ms(timeframe)
@@ -77,6 +78,11 @@ def import_csv_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Import exported candle history from a CSV file (all rows or nothing)."""
+    from forecaster.exchange.names import check_exchange_id, check_symbol
+    from forecaster.ingest.csv_import import import_csv
+    from forecaster.series import SeriesKey
+    from forecaster.timeframes import timeframe_ms
+
     check_exchange_id(exchange)  # before the database is opened: a misspelled name writes nothing
     check_symbol(symbol)
     timeframe_ms(timeframe)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
-from sqlalchemy.orm import Session, sessionmaker
 
 from forecaster.cli.common import (
     DatabaseOption,
@@ -17,15 +16,14 @@ from forecaster.cli.common import (
     modelled_series,
     open_database,
     settings,
+    use_torch_threads,
 )
-from forecaster.dates import parse_date
-from forecaster.ingest.store import stored_range
-from forecaster.pipeline.config import TrainMode
-from forecaster.pipeline.evaluate import evaluate_step
-from forecaster.pipeline.forecast import forecast_step
-from forecaster.pipeline.train import train_step
-from forecaster.series import SeriesKey
-from forecaster.timeframes import require_daily
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from forecaster.pipeline.config import TrainMode
+    from forecaster.series import SeriesKey
 
 SymbolOption = Annotated[str, typer.Option("--symbol", "-s", help="ccxt unified symbol, e.g. BTC/USDT.")]
 AsOfOption = Annotated[
@@ -49,12 +47,15 @@ def train_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
+    from forecaster.pipeline.train import train_step
+
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     job = job_config(job_file, progress_bar=True)  # every option read before the database is opened
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
     outcome = train_step(sessions, key, day, _mode(mode), job, config.checkpoint_dir)
@@ -70,10 +71,13 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
+    from forecaster.pipeline.forecast import forecast_step
+
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     job = job_config(job_file)  # every option read before the database is opened
     config = settings(database_url)
+    use_torch_threads(config)
     sessions = open_database(config)
     day = _as_of(sessions, key, asked)
     outcome = forecast_step(sessions, key, day, job, checkpoint_dir=config.checkpoint_dir)
@@ -87,6 +91,9 @@ def evaluate_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Score every forecast whose target candle has arrived and is not scored yet."""
+    from forecaster.pipeline.evaluate import evaluate_step
+    from forecaster.timeframes import require_daily
+
     if (exchange is None) != (symbol is None):
         raise typer.BadParameter("give both --exchange and --symbol, or neither (all series)")
     require_daily(timeframe)
@@ -97,10 +104,14 @@ def evaluate_command(
 
 def _parse_as_of(text: str | None) -> datetime | None:
     """``--as-of``, read before the database is opened: a bad date writes nothing."""
+    from forecaster.dates import parse_date
+
     return parse_date(text, option="--as-of") if text is not None else None
 
 
 def _as_of(sessions: sessionmaker[Session], key: SeriesKey, asked: datetime | None) -> datetime:
+    from forecaster.ingest.store import stored_range
+
     if asked is not None:
         return asked
     with sessions() as session:
@@ -111,4 +122,4 @@ def _as_of(sessions: sessionmaker[Session], key: SeriesKey, asked: datetime | No
 
 
 def _mode(text: str) -> TrainMode:
-    return cast(TrainMode, text)
+    return cast("TrainMode", text)

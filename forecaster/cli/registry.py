@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from forecaster.cli.common import DatabaseOption, open_database, settings
-from forecaster.registry.prune import RetentionPolicy, prune
 
 app = typer.Typer(help="Model versions and their checkpoints.", no_args_is_help=True)
 
@@ -36,6 +35,8 @@ def prune_command(
     Kept: versions a forecast awaiting its score references, the newest --keep-last per series and run
     kind, the full retrains of the last --keep-full-weeks weeks, and every ancestor of those.
     """
+    from forecaster.registry.prune import RetentionPolicy, prune
+
     config = settings(database_url, keep_last=keep_last, keep_full_weeks=keep_full_weeks)
     sessions = open_database(config)
     report = prune(sessions, RetentionPolicy.from_settings(config), config.checkpoint_dir, dry_run=dry_run)

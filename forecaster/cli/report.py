@@ -17,9 +17,6 @@ from forecaster.cli.common import (
     open_database,
     settings,
 )
-from forecaster.report.markdown import accuracy_markdown
-from forecaster.report.paths import report_path
-from forecaster.report.plots import plot_forecasts
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +41,10 @@ def report_command(
 ) -> None:
     """Draw the forecast chart of one series and print its accuracy over the last 30 and 90 days
     (``forecast_accuracy_rolling``: the days up to its newest scored target)."""
+    from forecaster.report.markdown import accuracy_markdown
+    from forecaster.report.paths import report_path
+    from forecaster.report.plots import plot_forecasts
+
     key = modelled_series(exchange, symbol, timeframe)
     min_n = job_config(job_file).gate.min_pairs  # every option read before the database is opened
     config = settings(database_url)

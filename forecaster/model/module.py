@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from forecaster.model.network import BiLSTMGRU
+from forecaster.model.recurrent import training_forward
 
 _LOSSES: dict[str, Callable[[], nn.Module]] = {
     "mse": nn.MSELoss,
@@ -24,6 +25,8 @@ class ForecastModule(pl.LightningModule):
 
     ``loss``: ``mse``, ``huber`` (quadratic within 1 training standard deviation of the target,
     linear beyond: crash days weigh less) or ``l1``. ``val_loss`` is logged with the same loss.
+    Training steps go through ``recurrent.training_forward`` (the same network, faster to train on CPU;
+    ``bf16``: its BiLSTM under bfloat16 autocast); validation through the network's own ``forward``.
     """
 
     def __init__(
@@ -35,6 +38,7 @@ class ForecastModule(pl.LightningModule):
         dropout: float = 0.2,
         learning_rate: float = 1e-3,
         loss: str = "mse",
+        bf16: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -42,14 +46,24 @@ class ForecastModule(pl.LightningModule):
             raise ValueError(f"unknown loss {loss!r}; known losses are {sorted(_LOSSES)}")
         self.net = BiLSTMGRU(n_features, horizon, lstm_hidden, gru_hidden, dropout)
         self.loss = _LOSSES[loss]()
+        self._epoch_loss = torch.zeros(())  # sum of loss x windows over the epoch's batches so far
+        self._epoch_windows = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def on_train_epoch_start(self) -> None:
+        self._epoch_loss, self._epoch_windows = torch.zeros((), device=self.device), 0
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        loss = self.loss(self.net(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
+        loss = self.loss(training_forward(self.net, x, bf16=self.hparams["bf16"]), y)
+        # ``train_loss``: the epoch's mean over windows, logged once, at its last batch (a ``self.log`` per
+        # step costs about 4 % of a step here); callbacks read it at the epoch's end, as before
+        self._epoch_loss += loss.detach() * len(x)
+        self._epoch_windows += len(x)
+        if batch_idx + 1 >= self.trainer.num_training_batches:
+            self.log("train_loss", self._epoch_loss / self._epoch_windows, on_step=False, on_epoch=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -57,7 +71,9 @@ class ForecastModule(pl.LightningModule):
         self.log("val_loss", self.loss(self.net(x), y), on_step=False, on_epoch=True, batch_size=len(x))
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"])
+        # fused: one kernel for all parameters (0.09 ms a step on CPU against 0.35 ms for the loop over them)
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["learning_rate"], fused=fused)
 
 
 class EpochTracker(pl.Callback):

@@ -30,6 +30,7 @@ from forecaster.model.intervals import conformal_quantiles
 from forecaster.model.losses import mse_loss, scaled_mse
 from forecaster.model.module import EpochTracker, ForecastModule
 from forecaster.model.network import BiLSTMGRU
+from forecaster.model.recurrent import uses_bf16
 from forecaster.model.scaling import Scaler
 from forecaster.model.shrink import shrink_factors
 
@@ -89,6 +90,7 @@ def train(
         model_cfg.dropout,
         train_cfg.learning_rate,
         train_cfg.loss,
+        bf16=uses_bf16(train_cfg.precision),
     )
     if parent is not None:
         module.net.load_state_dict(parent.state_dict)
