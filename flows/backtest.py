@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import Field
 
 from flows.params import Pairs, check_day, check_pairs
-from flows.publish import artifact_key
+from flows.publish import artifact_key, embedded_png
 from flows.resources import sessions, settings, torch_threads
 from flows.runs import record_unfinished_run
 from flows.tasks import finish_run_task, start_run_task
@@ -55,9 +54,7 @@ def backtest_report_task(pair: SeriesKey, start: datetime, end: datetime) -> str
     shown = shown_columns(table)
     scope = backtest_scope(table, start, end)
     images = "".join(
-        f"\n\n![{path.stem}](data:image/png;base64,{_base64(path.read_bytes())})"
-        for path in (files.forecast_plot, files.rolling_plot)
-        if path is not None
+        f"\n\n{embedded_png(path, path.stem)}" for path in (files.forecast_plot, files.rolling_plot) if path is not None
     )
     markdown = f"# Backtest {pair} {start:%Y-%m-%d}..{end:%Y-%m-%d}\n\n{scope}\n\n{markdown_table(shown)}{images}\n"
     create_markdown_artifact(markdown, key=artifact_key("backtest", pair), description=f"Backtest report, {pair}")
@@ -107,7 +104,3 @@ def backtest(
     return Completed(
         message=f"{len(pairs)} series backtested (run {run_id})", data={"run_id": run_id, "summary": summary}
     )
-
-
-def _base64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -10,6 +10,7 @@ The PNG is also written below ``FORECASTER_DATA_DIR/reports``.
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -34,7 +35,6 @@ def publish_task(key: SeriesKey, run_id: int, min_n: int) -> str | None:
         table = forecast_table(session, key, as_of)
         chart = plot_forecasts(session, key, report_path(settings().reports_dir, key))
         accuracy = accuracy_markdown(session, [key], min_n=min_n)
-    image = base64.b64encode(chart.read_bytes()).decode("ascii")
     title = f"{key.symbol} on {key.exchange} ({key.timeframe}), as of {as_of:%Y-%m-%d}"
     create_table_artifact(
         table.to_dict("records"),
@@ -42,12 +42,17 @@ def publish_task(key: SeriesKey, run_id: int, min_n: int) -> str | None:
         description=f"Forecasts of {title} (run {run_id})",
     )
     create_markdown_artifact(
-        f"# {title}\n\n![forecast chart of {key}](data:image/png;base64,{image})\n\n{accuracy}",
+        f"# {title}\n\n{embedded_png(chart, f'forecast chart of {key}')}\n\n{accuracy}",
         key=artifact_key("summary", key),
         description=f"Chart and accuracy against naive, {title} (run {run_id})",
     )
     get_run_logger().info("%s: published forecast and summary artifacts; chart at %s", key, chart)
     return str(chart)
+
+
+def embedded_png(path: Path, alt: str) -> str:
+    """Markdown that shows the PNG at ``path`` itself (a data URI): the Prefect UI renders it anywhere."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(path.read_bytes()).decode('ascii')})"
 
 
 def artifact_key(kind: str, key: SeriesKey) -> str:
