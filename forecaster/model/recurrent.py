@@ -109,7 +109,16 @@ def native_bf16_cpu() -> bool:
 
 
 def uses_bf16(precision: str) -> bool:
-    """``TrainConfig.precision`` resolved: ``auto`` is bfloat16 on a CPU with native bfloat16."""
+    """``TrainConfig.precision`` resolved: ``auto`` is bfloat16 on a CPU with native bfloat16.
+
+    Raises ``ValueError`` for ``bfloat16`` on a CPU without it: oneDNN has no bfloat16 LSTM there (it fails
+    deep inside the first step), and an emulated one would be slower than float32.
+    """
+    if precision == "bfloat16" and not native_bf16_cpu():
+        raise ValueError(
+            "precision 'bfloat16' needs a CPU that computes bfloat16 natively (AVX512-BF16 or AMX), and this one "
+            "does not: use 'auto' (bfloat16 where it pays) or 'float32'"
+        )
     return precision == "bfloat16" or (precision == "auto" and native_bf16_cpu())
 
 
