@@ -13,6 +13,7 @@ Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
 Loss = Literal["mse", "huber", "l1"]
 Precision = Literal["auto", "float32", "bfloat16"]
+IntervalScale = Literal["volatility", "flat"]
 
 
 class ModelConfig(BaseModel):
@@ -34,6 +35,23 @@ class ModelConfig(BaseModel):
     target: Target = "log_return"
     scaling: Scaling = Field(default="standard", description="Standardise, or MinMax to [0, 1] (reference).")
     interval_level: float = Field(default=0.8, gt=0.0, lt=1.0)
+    interval_scale: IntervalScale = Field(
+        default="volatility",
+        description=(
+            "Scale of the residuals that calibrate the intervals: 'volatility' divides each by the day's "
+            "volatility x sqrt(h), so intervals widen in storms and narrow in calms; 'flat' leaves them as they "
+            "are (docs/model.md, 'Intervals')."
+        ),
+    )
+    interval_gamma: float = Field(
+        default=0.005,
+        ge=0.0,
+        le=0.1,
+        description=(
+            "Step of adaptive conformal inference on the model's track record: how far each scored forecast "
+            "moves the level its horizon's next intervals use (0: fixed at interval_level)."
+        ),
+    )
     max_bridged_days: int = Field(
         default=3,
         ge=0,
@@ -76,6 +94,15 @@ class TrainConfig(BaseModel):
         ),
     )
     finetune_epochs: int = Field(default=1, ge=1, description="Epochs of a warm-started fine-tune.")
+    tail_epochs: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "After each fit, epochs over the validation windows, so that the weights that forecast have trained "
+            "through the as-of day; the validation loss, the shrinkage and the start-up intervals come from the "
+            "weights before them (out of sample). 0: the served model never sees the newest val_days."
+        ),
+    )
     finetune_days: int | None = Field(
         default=90,
         ge=1,

@@ -188,6 +188,12 @@ class CandleDataModule(pl.LightningDataModule):
         dataset = TensorDataset(self.train_windows.x, self.train_windows.y)
         return DataLoader(dataset, batch_size=self.train_cfg.batch_size, shuffle=True)
 
+    def tail_dataloader(self) -> DataLoader:
+        """The validation windows, shuffled in training batches: the tail the served weights train through."""
+        assert self.val_windows is not None, "call setup() first"
+        dataset = TensorDataset(self.val_windows.x, self.val_windows.y)
+        return DataLoader(dataset, batch_size=self.train_cfg.batch_size, shuffle=True)
+
     def val_dataloader(self) -> DataLoader:
         assert self.val_windows is not None, "call setup() first"
         dataset = TensorDataset(self.val_windows.x, self.val_windows.y)

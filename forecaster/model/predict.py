@@ -7,8 +7,9 @@ import pandas as pd
 import torch
 
 from forecaster.model.artifact import TrainedModel, predict_prices
+from forecaster.model.calibration import forecast_scales
 from forecaster.model.features import ONE_DAY, check_as_of, check_candles, feature_frame
-from forecaster.model.intervals import apply_intervals
+from forecaster.model.intervals import Calibration, apply_intervals
 
 FORECAST_COLUMNS: tuple[str, ...] = ("horizon", "target_ts", "yhat", "yhat_lower", "yhat_upper")
 
@@ -49,8 +50,13 @@ def recent_history(candles: pd.DataFrame, as_of: pd.Timestamp, days: int, max_br
     return frame
 
 
-def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+def forecast(
+    model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp, calibration: Calibration | None = None
+) -> pd.DataFrame:
     """Point forecasts and intervals for horizons 1..K, using only candles with ``ts <= as_of``.
+
+    The intervals use ``calibration`` (the model's track record, ``calibration.ledger_calibration``) when
+    given, else the model's own start-up quantiles; ``attrs["calibration"]`` says which, in words.
 
     Needs ``lookback + 1`` daily candles ending at ``as_of`` (one more than the lookback: the
     first row only feeds the day-over-day features); gaps of at most ``max_bridged_days`` days are
@@ -66,7 +72,17 @@ def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) ->
     x = torch.tensor(scaled[None, :, :], dtype=torch.float32)  # (1, L, F)
     anchor = np.array([frame["close"].iloc[-1]], dtype=float)
     yhat = predict_prices(model.network(), x, anchor, scaler, cfg.target, model.shrink)[0]
-    lower, upper = apply_intervals(yhat, model.interval_lower, model.interval_upper)
+    if calibration is None:
+        quantiles = (model.interval_lower, model.interval_upper)
+        note = (
+            f"intervals calibrated on the fit's {model.interval_source} residuals"
+            if model.interval_lower
+            else "no interval: the fit had too few residuals to calibrate one"
+        )
+    else:
+        quantiles, note = (calibration.lower, calibration.upper), calibration.note()
+    scales = forecast_scales(candles.loc[candles["ts"] <= as_of], cfg.horizon, model.interval_basis)
+    lower, upper = apply_intervals(yhat, scales, *quantiles)
     horizons = np.arange(1, cfg.horizon + 1)
     result = pd.DataFrame(
         {
@@ -78,4 +94,5 @@ def forecast(model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp) ->
         }
     )
     result.attrs["bridged"] = history.attrs["bridged"]
+    result.attrs["calibration"] = note
     return result

@@ -3,6 +3,10 @@
 Nothing after ``as_of`` is read: the window is cut first (``data.py``), the scaler is fitted
 on its training part, the conformal quantiles come from its validation tail.
 
+The validation tail picks the epoch (early stopping), fits the shrinkage and calibrates the start-up
+intervals, all with the weights it has not trained on. Then ``tail_epochs`` epochs over the validation
+windows train the weights through the as-of day: the served model has seen the newest candles.
+
 Fine-tuning starts from the parent's weights and KEEPS THE PARENT'S SCALER: the weights were
 learnt on inputs scaled with those statistics, and refitting them on the shifted window would
 feed the same weights differently scaled inputs. A new scaler comes only with a full retrain.
@@ -23,10 +27,10 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import EarlyStopping
 
 from forecaster.model.artifact import Mode, TrainedModel, outputs_to_prices, predict_scaled
+from forecaster.model.calibration import start_up_calibration
 from forecaster.model.config import ModelConfig, TrainConfig
-from forecaster.model.data import CandleDataModule, Windows
+from forecaster.model.data import CandleDataModule, Windows, cut_window
 from forecaster.model.features import check_as_of
-from forecaster.model.intervals import conformal_quantiles
 from forecaster.model.losses import mse_loss, scaled_mse
 from forecaster.model.module import EpochTracker, ForecastModule
 from forecaster.model.network import BiLSTMGRU
@@ -108,21 +112,31 @@ def train(
     val_scaled = predict_scaled(net, data.val_windows.x)  # one pass serves the val loss, shrinkage and intervals
     shrinks = model_cfg.shrink and model_cfg.target == "log_return"
     shrink = validation_shrink(val_scaled, data.val_windows, data.scaler) if shrinks else ()
-    lower, upper = conformal_quantiles(
-        log_residuals(val_scaled, data.val_windows, data.scaler, model_cfg.target, shrink), model_cfg.interval_level
+    calibration = start_up_calibration(
+        log_residuals(val_scaled, data.val_windows, data.scaler, model_cfg.target, shrink),
+        pd.DatetimeIndex(data.val_windows.anchor_ts).tz_localize("UTC"),
+        cut_window(candles, as_of, train_cfg.window_days),
+        model_cfg.interval_level,
+        model_cfg.interval_scale,
     )
+    train_loss = mse_loss(net, data.train_windows.x, data.train_windows.y)
+    val_loss = scaled_mse(val_scaled, data.val_windows.y)
+    if train_cfg.tail_epochs:
+        with _quiet_lightning():
+            _tail_trainer(train_cfg).fit(module, train_dataloaders=data.tail_dataloader())
+        state = {name: value.detach().cpu().clone() for name, value in module.net.state_dict().items()}
     return TrainedModel(
         state_dict=state,
         model_config=model_cfg,
         train_config=train_cfg,
         scaler_state=data.scaler.state(),
-        interval_lower=lower,
-        interval_upper=upper,
+        interval_lower=calibration.lower,
+        interval_upper=calibration.upper,
         train_start=data.window_start,
         train_end=as_of,
         last_full_end=as_of if parent is None else parent.last_full_end,
-        train_loss=mse_loss(net, data.train_windows.x, data.train_windows.y),
-        val_loss=scaled_mse(val_scaled, data.val_windows.y),
+        train_loss=train_loss,
+        val_loss=val_loss,
         epochs=len(tracker.train_history),
         seconds=time.perf_counter() - started,
         seed=train_cfg.seed,
@@ -130,6 +144,8 @@ def train(
         train_loss_history=tuple(tracker.train_history),
         val_loss_history=tuple(tracker.val_history),
         shrink=shrink,
+        interval_source=calibration.source,
+        interval_basis=model_cfg.interval_scale,
     )
 
 
@@ -162,9 +178,25 @@ def _quiet_lightning() -> Iterator[None]:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+            warnings.filterwarnings("ignore", message=r".*have no `val_dataloader`.*")  # the tail epochs
             yield
     finally:
         _LIGHTNING_NOTICES.setLevel(previous)
+
+
+def _tail_trainer(train_cfg: TrainConfig) -> pl.Trainer:
+    """``tail_epochs`` epochs over the validation windows, without validation (nothing is left to hold out)."""
+    return pl.Trainer(
+        accelerator=train_cfg.accelerator,
+        devices=1,
+        max_epochs=train_cfg.tail_epochs,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=train_cfg.progress_bar,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+    )
 
 
 def _trainer(train_cfg: TrainConfig, mode: Mode, tracker: EpochTracker, overrides: dict[str, Any]) -> pl.Trainer:

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.errors import InputError
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
+from forecaster.model.calibration import ledger_calibration
+from forecaster.model.intervals import LEDGER_DAYS
 from forecaster.model.predict import HistoryGapError, forecast
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.inputs import TORCH_TURN, read_history
@@ -21,6 +23,7 @@ from forecaster.registry.checkpoint import CheckpointError
 from forecaster.registry.versions import latest_version, load_version
 from forecaster.results.forecasts import MODEL, forecast_rows, models_with_forecasts, write_forecasts
 from forecaster.results.gate import Gate, naive_gate
+from forecaster.results.ledger import track_record
 from forecaster.series import SeriesKey
 from forecaster.timeframes import require_daily
 
@@ -36,6 +39,7 @@ class ForecastOutcome:
     written: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     gate: Gate | None = None  # the naive gate at horizon 1, when the model was forecast
 
     def line(self, key: SeriesKey, as_of: datetime) -> str:
@@ -44,7 +48,7 @@ class ForecastOutcome:
             parts.append(f"already there: {', '.join(self.skipped)}")
         if self.gate is not None:
             parts.append(f"gate at horizon 1: {self.gate.verdict()}")
-        return "; ".join(parts + self.problems)
+        return "; ".join(parts + self.notes + self.problems)
 
 
 def forecast_step(
@@ -93,7 +97,9 @@ def forecast_step(
             outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
         else:
             load = None if version is None else partial(load_version, sessions, version, checkpoint_dir)
-            _add_model(frames, levels, outcome, load, candles, as_of)
+            with sessions() as session:
+                record = track_record(session, key, config.run_kind, MODEL, as_of, LEDGER_DAYS)
+            _add_model(frames, levels, outcome, load, candles, as_of, record)
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():
@@ -121,19 +127,28 @@ def _add_model(
     load: Callable[[], TrainedModel] | None,
     candles: pd.DataFrame,
     as_of: datetime,
+    record: pd.DataFrame,
 ) -> None:
-    """The model's forecast frame, when a version is trained (``load`` reads it) and can forecast this day."""
+    """The model's forecast frame, when a version is trained (``load`` reads it) and can forecast this day.
+
+    Its intervals are calibrated on ``record``, the model's track record, once it is long enough
+    (``calibration.ledger_calibration``), on the fit's own start-up residuals before."""
     if load is None:
         outcome.problems.append("no trained model yet: baselines only")
         return
     try:
         trained = load()
+        cfg = trained.model_config
+        calibration = ledger_calibration(
+            record, candles, cfg.horizon, cfg.interval_level, trained.interval_basis, cfg.interval_gamma
+        )
         with TORCH_TURN:
-            frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of))
+            frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of), calibration)
     except MODEL_SKIPPED as exc:
         outcome.problems.append(f"model skipped: {exc} (the day stays owed: the next run tries again)")
         return
     levels[MODEL] = trained.model_config.interval_level
+    outcome.notes.append(frames[MODEL].attrs["calibration"])
     if frames[MODEL].attrs.get("bridged"):
         bridged = ", ".join(frames[MODEL].attrs["bridged"])
         outcome.problems.append(f"model input bridged missing days {bridged} (log-linear)")

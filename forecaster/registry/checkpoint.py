@@ -62,6 +62,8 @@ def _payload(model: TrainedModel) -> dict[str, Any]:
         "train_loss_history": list(model.train_loss_history),
         "val_loss_history": list(model.val_loss_history),
         "shrink": list(model.shrink),
+        "interval_source": model.interval_source,
+        "interval_basis": model.interval_basis,
     }
 
 
@@ -178,4 +180,7 @@ def _model(payload: dict[str, Any]) -> TrainedModel:
         train_loss_history=tuple(float(v) for v in payload["train_loss_history"]),
         val_loss_history=tuple(float(v) for v in payload["val_loss_history"]),
         shrink=tuple(float(v) for v in payload.get("shrink", ())),  # absent in checkpoints before shrinkage
+        # absent in checkpoints before normalised intervals: their quantiles are of plain log residuals
+        interval_source=str(payload.get("interval_source", "validation")),
+        interval_basis=str(payload.get("interval_basis", "flat")),
     )

@@ -1,0 +1,115 @@
+"""The residual sets behind the model's intervals, and the invariants of the forecasts they give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecaster.model.calibration import forecast_scales, history_residuals, ledger_calibration, start_up_calibration
+from forecaster.model.intervals import MIN_LEDGER, apply_intervals, calibrate
+from forecaster.model.predict import forecast
+from forecaster.model.train import seed_everything, train
+from forecaster.model.volatility import VOLATILITY_FLOOR, daily_volatility
+from tests.support.candles import make_candles
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
+
+DAY = pd.Timedelta(days=1)
+
+
+@st.composite
+def series(draw: st.DrawFn) -> pd.DataFrame:
+    """Daily candles that trend, stay flat or wander, with missing days."""
+    n = draw(st.integers(60, 240))
+    kind = draw(st.sampled_from(["trend", "flat", "walk"]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    drift = draw(st.floats(-0.02, 0.02))
+    returns = {"trend": drift + rng.normal(0, 0.002, n), "flat": np.zeros(n), "walk": rng.normal(0, 0.04, n)}[kind]
+    frame = make_candles(returns)
+    missing = draw(st.lists(st.integers(1, n - 2), max_size=n // 4, unique=True))
+    return frame.drop(index=missing).reset_index(drop=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(series(), st.sampled_from(["volatility", "flat"]))
+def test_history_intervals_keep_the_invariants_on_gapped_trending_and_flat_series(candles, basis):
+    sets = history_residuals(candles, 7, basis)
+    assert all(np.isfinite(s).all() for s in sets)
+    if min(len(s) for s in sets) < 30:
+        return  # no interval from so few (the fallback below covers it)
+    calibration = calibrate(sets, 0.8, "history")
+    yhat = np.full(7, float(candles["close"].iloc[-1]))
+    lower, upper = apply_intervals(yhat, forecast_scales(candles, 7, basis), calibration.lower, calibration.upper)
+    assert np.all(lower <= yhat) and np.all(yhat <= upper) and np.all(np.diff(np.log(upper / lower)) >= -1e-12)
+
+
+def test_volatility_is_floored_and_counts_a_gap_as_its_days():
+    flat = make_candles(np.zeros(50))
+    assert daily_volatility(flat).iloc[1:].min() == VOLATILITY_FLOOR
+    # moves of 1 % a day, up and down; then every other day missing, with moves of sqrt(2) %: the same volatility
+    daily = make_candles(0.01 * (-1.0) ** np.arange(40))
+    two_day = make_candles(np.tile(np.sqrt(2) * 0.01 * np.array([1, 0, -1, 0]), 20)).iloc[::2].reset_index(drop=True)
+    assert daily_volatility(daily).iloc[-1] == pytest.approx(0.01, rel=1e-9)
+    assert daily_volatility(two_day).iloc[-1] == pytest.approx(0.01, rel=1e-9)
+
+
+def test_start_up_falls_back_to_history_then_to_no_interval():
+    candles = make_candles(np.random.default_rng(0).normal(0, 0.02, 300))
+    days = pd.DatetimeIndex(candles["ts"].iloc[-20:])
+    few = np.random.default_rng(1).normal(0, 0.02, (20, 3))
+    assert start_up_calibration(few, days, candles, 0.8, "volatility").source == "history"
+    many = np.random.default_rng(1).normal(0, 0.02, (200, 3))
+    assert start_up_calibration(many, pd.DatetimeIndex(candles["ts"].iloc[-200:]), candles, 0.8, "flat").source == (
+        "validation"
+    )
+    short = candles.iloc[:25]
+    none = start_up_calibration(few, days, short, 0.8, "volatility")
+    assert none.source == "none" and none.lower == ()
+
+
+def record(n: int, horizon: int, miss_every: int = 5) -> pd.DataFrame:
+    """A track record of ``n`` forecasts per horizon that missed once in ``miss_every``."""
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(n):
+        for h in range(1, horizon + 1):
+            actual = 100.0 * np.exp(rng.normal(0, 0.02 * np.sqrt(h)))
+            miss = i % miss_every == 0
+            rows.append(
+                {
+                    "as_of": pd.Timestamp("2021-01-01", tz="UTC") + 200 * DAY + i * DAY,
+                    "horizon": h,
+                    "yhat": 100.0,
+                    "yhat_lower": actual * 1.01 if miss else actual * 0.99,
+                    "yhat_upper": actual * 1.02 if miss else actual * 1.01,
+                    "actual": actual,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_track_record_takes_over_once_every_horizon_has_enough_and_adapts_to_misses():
+    candles = make_candles(np.random.default_rng(0).normal(0, 0.02, 300 + MIN_LEDGER))
+    assert ledger_calibration(record(MIN_LEDGER - 1, 3), candles, 3, 0.8, "volatility", 0.005) is None
+    calm = ledger_calibration(record(MIN_LEDGER + 40, 3, miss_every=10), candles, 3, 0.8, "volatility", 0.005)
+    stormy = ledger_calibration(record(MIN_LEDGER + 40, 3, miss_every=2), candles, 3, 0.8, "volatility", 0.005)
+    assert calm is not None and stormy is not None and calm.source == "ledger"
+    assert all(a > 0.2 for a in calm.alpha) and all(a < 0.2 for a in stormy.alpha)  # fewer misses: narrower
+    assert all(s > c for s, c in zip(stormy.upper, calm.upper, strict=True))
+    assert "ledger" in calm.note()
+
+
+@pytest.mark.parametrize(
+    ("val_days", "source"), [(TINY_TRAIN.val_days, "history"), (60, "validation")], ids=["few", "enough"]
+)
+def test_a_fit_calibrates_on_its_validation_windows_only_when_there_are_enough(val_days, source):
+    candles = make_candles(np.random.default_rng(5).normal(0, 0.02, 300))
+    as_of = candles["ts"].iloc[-1]
+    seed_everything(3)
+    model = train(candles, as_of, TINY_MODEL, TINY_TRAIN.model_copy(update={"val_days": val_days}))
+    assert model.interval_source == source and model.interval_basis == "volatility"
+    frame = forecast(model, candles, as_of)
+    assert (frame["yhat_lower"] <= frame["yhat"]).all() and (frame["yhat"] <= frame["yhat_upper"]).all()
+    assert source in frame.attrs["calibration"]
