@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from forecaster.model.baselines import calendar_closes
+from forecaster.model.config import ModelConfig
+from forecaster.model.data import cut_window
 from forecaster.model.intervals import (
     MIN_LEDGER,
     NO_INTERVAL,
@@ -75,28 +77,39 @@ def start_up_calibration(
         return NO_INTERVAL
 
 
-def ledger_calibration(
-    record: pd.DataFrame, candles: pd.DataFrame, horizon: int, level: float, basis: str, gamma: float
+def serving_calibration(
+    record: pd.DataFrame, candles: pd.DataFrame, model_cfg: ModelConfig, basis: str, window_days: int
 ) -> Calibration | None:
-    """Quantiles from the model's track record, or ``None`` while a horizon has fewer than ``MIN_LEDGER``.
+    """The calibration of a forecast made on the last day of ``candles``, or ``None``: the fit's own.
 
-    ``record``: scored forecasts (``as_of``, ``horizon``, ``yhat``, ``yhat_lower``, ``yhat_upper``,
-    ``actual``) in target-date order (``results.ledger.track_record``); ``candles``: the series up to the new
-    forecast's day, for the volatility of each forecast day. Each horizon's level is adapted by ACI over the
-    misses of the intervals that were issued.
+    ``model_cfg.interval_residuals`` picks the residuals: ``history``, the h-day moves of the ``window_days``
+    ending there (a naive forecast's residuals, about 700 per horizon); ``track_record``, the model's own
+    scored errors once every horizon has ``MIN_LEDGER`` of them (``None`` before, so the fit's validation
+    quantiles serve). Either way each horizon's level is adapted by ACI over the misses of the intervals the
+    model issued (``record``), with the step ``interval_gamma / h``: an h-day forecast's misses come in runs of
+    about h overlapping forecasts.
+
+    ``record``: the model's scored forecasts (``as_of``, ``horizon``, ``yhat``, ``yhat_lower``,
+    ``yhat_upper``, ``actual``) in target-date order (``results.ledger.track_record``); ``candles``: the
+    series up to the new forecast's day.
     """
+    horizon, level = model_cfg.horizon, model_cfg.interval_level
     volatility = daily_volatility(candles)
-    residuals, alphas = [], []
+    own, alphas = [], []
     for h in range(1, horizon + 1):
         rows = record.loc[record["horizon"] == h]
-        days = pd.DatetimeIndex(rows["as_of"])
-        scale = residual_scales(volatility, days, h, basis)[:, -1]
+        scale = residual_scales(volatility, pd.DatetimeIndex(rows["as_of"]), h, basis)[:, -1]
         normalised = np.log(rows["actual"].to_numpy(dtype=float) / rows["yhat"].to_numpy(dtype=float)) / scale
-        normalised = normalised[np.isfinite(normalised)]
-        if len(normalised) < MIN_LEDGER:
-            return None
+        own.append(normalised[np.isfinite(normalised)])
         issued = rows.dropna(subset=["yhat_lower", "yhat_upper"])
         misses = ~issued["actual"].between(issued["yhat_lower"], issued["yhat_upper"])
-        residuals.append(normalised)
-        alphas.append(aci_alpha(misses.to_numpy(dtype=float), level, gamma))
-    return calibrate(residuals, level, "ledger", alphas)
+        alphas.append(aci_alpha(misses.to_numpy(dtype=float), level, model_cfg.interval_gamma / h))
+    if model_cfg.interval_residuals == "track_record":
+        if min(len(r) for r in own) < MIN_LEDGER:
+            return None
+        return calibrate(own, level, "ledger", alphas)
+    window = cut_window(candles, candles["ts"].iloc[-1], window_days)
+    try:
+        return calibrate(history_residuals(window, horizon, basis), level, "history", alphas)
+    except TooFewResiduals:
+        return None

@@ -14,6 +14,7 @@ Scaling = Literal["standard", "minmax"]
 Loss = Literal["mse", "huber", "l1"]
 Precision = Literal["auto", "float32", "bfloat16"]
 IntervalScale = Literal["volatility", "flat"]
+IntervalResiduals = Literal["history", "track_record"]
 
 
 class ModelConfig(BaseModel):
@@ -43,13 +44,21 @@ class ModelConfig(BaseModel):
             "are (docs/model.md, 'Intervals')."
         ),
     )
+    interval_residuals: IntervalResiduals = Field(
+        default="history",
+        description=(
+            "The residuals whose quantiles make the intervals: 'history', the h-day moves of the training window "
+            "(a naive forecast's residuals, ~700 per horizon); 'track_record', the model's own scored errors once "
+            "it has 60 per horizon (the fit's validation windows before). Chosen by backtest (docs/model.md)."
+        ),
+    )
     interval_gamma: float = Field(
         default=0.005,
         ge=0.0,
         le=0.1,
         description=(
             "Step of adaptive conformal inference on the model's track record: how far each scored forecast "
-            "moves the level its horizon's next intervals use (0: fixed at interval_level)."
+            "moves the level of its horizon's next intervals (divided by the horizon; 0: fixed at interval_level)."
         ),
     )
     max_bridged_days: int = Field(

@@ -55,7 +55,7 @@ def forecast(
 ) -> pd.DataFrame:
     """Point forecasts and intervals for horizons 1..K, using only candles with ``ts <= as_of``.
 
-    The intervals use ``calibration`` (the model's track record, ``calibration.ledger_calibration``) when
+    The intervals use ``calibration`` (``calibration.serving_calibration``) when
     given, else the model's own start-up quantiles; ``attrs["calibration"]`` says which, in words.
 
     Needs ``lookback + 1`` daily candles ending at ``as_of`` (one more than the lookback: the

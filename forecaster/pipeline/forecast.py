@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.errors import InputError
 from forecaster.model.artifact import TrainedModel
 from forecaster.model.baselines import baseline_forecast, baseline_names
-from forecaster.model.calibration import ledger_calibration
+from forecaster.model.calibration import serving_calibration
 from forecaster.model.intervals import LEDGER_DAYS
 from forecaster.model.predict import HistoryGapError, forecast
 from forecaster.pipeline.config import JobConfig
@@ -131,17 +131,15 @@ def _add_model(
 ) -> None:
     """The model's forecast frame, when a version is trained (``load`` reads it) and can forecast this day.
 
-    Its intervals are calibrated on ``record``, the model's track record, once it is long enough
-    (``calibration.ledger_calibration``), on the fit's own start-up residuals before."""
+    Its intervals are calibrated as ``calibration.serving_calibration`` says, with ``record``, the model's
+    track record, adapting their level."""
     if load is None:
         outcome.problems.append("no trained model yet: baselines only")
         return
     try:
         trained = load()
-        cfg = trained.model_config
-        calibration = ledger_calibration(
-            record, candles, cfg.horizon, cfg.interval_level, trained.interval_basis, cfg.interval_gamma
-        )
+        window_days = trained.train_config.window_days
+        calibration = serving_calibration(record, candles, trained.model_config, trained.interval_basis, window_days)
         with TORCH_TURN:
             frames[MODEL] = forecast(trained, candles, pd.Timestamp(as_of), calibration)
     except MODEL_SKIPPED as exc:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecaster.model.calibration import forecast_scales, history_residuals, ledger_calibration, start_up_calibration
+from forecaster.model.calibration import forecast_scales, history_residuals, serving_calibration, start_up_calibration
+from forecaster.model.config import ModelConfig
 from forecaster.model.intervals import MIN_LEDGER, apply_intervals, calibrate
 from forecaster.model.predict import forecast
 from forecaster.model.train import seed_everything, train
@@ -73,6 +74,8 @@ def record(n: int, horizon: int, miss_every: int = 5) -> pd.DataFrame:
     """A track record of ``n`` forecasts per horizon that missed once in ``miss_every``."""
     rng = np.random.default_rng(4)
     rows = []
+    if n == 0:
+        return pd.DataFrame(columns=["as_of", "horizon", "yhat", "yhat_lower", "yhat_upper", "actual"])
     for i in range(n):
         for h in range(1, horizon + 1):
             actual = 100.0 * np.exp(rng.normal(0, 0.02 * np.sqrt(h)))
@@ -92,13 +95,29 @@ def record(n: int, horizon: int, miss_every: int = 5) -> pd.DataFrame:
 
 def test_the_track_record_takes_over_once_every_horizon_has_enough_and_adapts_to_misses():
     candles = make_candles(np.random.default_rng(0).normal(0, 0.02, 300 + MIN_LEDGER))
-    assert ledger_calibration(record(MIN_LEDGER - 1, 3), candles, 3, 0.8, "volatility", 0.005) is None
-    calm = ledger_calibration(record(MIN_LEDGER + 40, 3, miss_every=10), candles, 3, 0.8, "volatility", 0.005)
-    stormy = ledger_calibration(record(MIN_LEDGER + 40, 3, miss_every=2), candles, 3, 0.8, "volatility", 0.005)
+    own = ModelConfig(horizon=3, interval_residuals="track_record")
+    assert serving_calibration(record(MIN_LEDGER - 1, 3), candles, own, "volatility", 200) is None
+    calm = serving_calibration(record(MIN_LEDGER + 40, 3, miss_every=10), candles, own, "volatility", 200)
+    stormy = serving_calibration(record(MIN_LEDGER + 40, 3, miss_every=2), candles, own, "volatility", 200)
     assert calm is not None and stormy is not None and calm.source == "ledger"
     assert all(a > 0.2 for a in calm.alpha) and all(a < 0.2 for a in stormy.alpha)  # fewer misses: narrower
+    assert calm.alpha[0] - 0.2 > calm.alpha[2] - 0.2 > 0  # a step of gamma / h
     assert all(s > c for s, c in zip(stormy.upper, calm.upper, strict=True))
     assert "ledger" in calm.note()
+
+
+def test_history_residuals_calibrate_from_the_first_day_and_the_track_record_moves_their_level():
+    candles = make_candles(np.random.default_rng(0).normal(0, 0.02, 400))
+    cfg = ModelConfig(horizon=3)
+    assert cfg.interval_residuals == "history"
+    empty = record(0, 3)
+    first = serving_calibration(empty, candles, cfg, "volatility", 365)
+    assert first is not None and first.source == "history" and first.alpha == pytest.approx((0.2, 0.2, 0.2))
+    assert min(first.n) >= 360
+    missed = serving_calibration(record(MIN_LEDGER, 3, miss_every=2), candles, cfg, "volatility", 365)
+    assert missed is not None and all(a < 0.2 for a in missed.alpha)
+    assert all(m > f for m, f in zip(missed.upper, first.upper, strict=True))
+    assert serving_calibration(empty, candles.iloc[:20], cfg, "volatility", 365) is None  # too short: the fit's
 
 
 @pytest.mark.parametrize(
