@@ -41,18 +41,18 @@ def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config
     outcome = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
     assert outcome.trained and outcome.mode == "full" and outcome.reason == "no parent model"
     written = forecast_step(sessions, KEY, as_of, config)
-    assert sorted(written.written) == ["bilstm_gru", "drift", "moving_average", "naive"]
-    assert count(sessions, Forecast) == 4 * 3
+    assert sorted(written.written) == ["bilstm_gru", "drift", "garch", "moving_average", "naive"]
+    assert count(sessions, Forecast) == 5 * 3
 
     # the same day again: nothing new
     again = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
     assert not again.trained and again.version_id == outcome.version_id
     assert forecast_step(sessions, KEY, as_of, config).written == []
-    assert count(sessions, Forecast) == 12 and count(sessions, ModelVersion) == 1
+    assert count(sessions, Forecast) == 15 and count(sessions, ModelVersion) == 1
 
     # the next three days arrive: every forecast matures and is scored once
     store(sessions, history.iloc[-3:])
-    assert evaluate_step(sessions, KEY) == 12
+    assert evaluate_step(sessions, KEY) == 15
     assert evaluate_step(sessions, KEY) == 0
     with sessions() as session:
         naive = session.execute(
