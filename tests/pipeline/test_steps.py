@@ -43,6 +43,9 @@ def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config
     written = forecast_step(sessions, KEY, as_of, config)
     assert sorted(written.written) == ["bilstm_gru", "drift", "garch", "moving_average", "naive"]
     assert count(sessions, Forecast) == 5 * 3
+    # a baseline's fallback is said: 120 days are too few for a GARCH fit (the tiny job's window)
+    assert written.problems == ["garch: 119 daily returns, a GARCH fit needs 250: empirical intervals used"]
+    assert written.problems[0] in written.line(KEY, as_of)
 
     # the same day again: nothing new
     again = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
