@@ -83,6 +83,9 @@ def fit_garch(returns: np.ndarray, horizon: int) -> GarchFit:
     model = arch_model(SCALE * returns, mean="Zero", vol="GARCH", p=1, q=1, dist="t", rescale=False)
     # show_warning=False: no ConvergenceWarning (convergence_flag says it instead), but arch then adds a
     # global "ignore ConvergenceWarning" filter; catch_warnings puts the caller's filters back afterwards.
+    # Like any catch_warnings before Python 3.14 it is not thread-safe: fits in concurrent threads (series
+    # forecast side by side) may restore each other's saved filters out of order, the likeliest leftover
+    # being arch's one "ignore ConvergenceWarning" filter, which silences a warning no fit here emits.
     with warnings.catch_warnings():
         result = model.fit(disp="off", show_warning=False)
     if result.convergence_flag != 0:
