@@ -62,7 +62,7 @@ def test_one_unknown_symbol_fails_alone_and_is_named(flow_env, exchange):
     assert "unknown symbol 'DOGE/USDT'" in state.message
     engine = make_engine(flow_env)
     with session_factory(engine)() as session:
-        assert session.scalar(select(func.count()).select_from(Forecast).where(Forecast.symbol == "BTC/USDT")) == 12
+        assert session.scalar(select(func.count()).select_from(Forecast).where(Forecast.symbol == "BTC/USDT")) == 15
         run = session.scalars(select(Run)).one()
         ingests = session.scalars(select(IngestRun.symbol)).all()
     engine.dispose()
