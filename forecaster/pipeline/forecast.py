@@ -66,7 +66,8 @@ def forecast_step(
     All rows go in one transaction; models already forecast for this day are left as they are.
     ``with_model=False`` (the day's training failed) writes the baselines only: the day stays owed
     for the model, which the next run forecasts. The model's checkpoint comes from the cache under
-    ``checkpoint_dir`` or, on a miss, the database.
+    ``checkpoint_dir`` or, on a miss, the database. A baseline's fallbacks (its frame's ``attrs["notes"]``, e.g.
+    intervals from 1-day returns) are added to ``problems``, after the model's.
     """
     require_daily(key.timeframe)
     outcome = ForecastOutcome()
@@ -82,6 +83,7 @@ def forecast_step(
         raise InputError(f"no candle of {key} for {as_of:%Y-%m-%d}: ingest it first, or pick a stored day")
     frames: dict[str, pd.DataFrame] = {}
     levels = dict.fromkeys(baseline_names(), config.model.interval_level)
+    notes: list[str] = []  # the baselines' fallbacks (attrs["notes"]), said after the model's problems
     for name in baseline_names():
         if name not in done:
             frames[name] = baseline_forecast(
@@ -92,6 +94,7 @@ def forecast_step(
                 interval_level=config.model.interval_level,
                 window_days=config.train.window_days,
             )
+            notes += frames[name].attrs.get("notes", [])
     if MODEL not in done:
         if not with_model:
             outcome.problems.append("training failed: baselines only, the model is forecast by the next run")
@@ -100,6 +103,7 @@ def forecast_step(
             with sessions() as session:
                 record = track_record(session, key, config.run_kind, MODEL, as_of, LEDGER_DAYS)
             _add_model(frames, levels, outcome, load, candles, as_of, record)
+    outcome.problems += notes
     with sessions.begin() as session:
         gates = naive_gate(session, key, as_of, config.run_kind, MODEL, config.gate) if MODEL in frames else {}
         for name, frame in frames.items():

@@ -55,8 +55,8 @@ def test_forecast_with_a_tampered_checkpoint_falls_back_to_baselines_with_the_re
     result = forecaster("forecast", "-e", "binance", "-s", "BTC/USDT", database_url=database_url, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     line = result.stdout.strip()
-    assert "\n" not in line and "wrote naive, drift, moving_average" in line
+    assert "\n" not in line and "wrote naive, drift, moving_average, garch" in line
     assert "model skipped: checkpoint" in line and "it was changed or replaced" in line
     with sessions() as session:
         models = set(session.scalars(select(Forecast.model)).all())
-    assert models == {"naive", "drift", "moving_average"}
+    assert models == {"naive", "drift", "moving_average", "garch"}

@@ -177,7 +177,11 @@ def test_every_forecast_stores_its_interval_level(populated):
         levels = dict(conn.execute(text("SELECT model, MIN(interval_level) FROM forecasts GROUP BY model")).all())
         maxima = dict(conn.execute(text("SELECT model, MAX(interval_level) FROM forecasts GROUP BY model")).all())
         nulls = conn.execute(text("SELECT COUNT(*) FROM forecasts WHERE interval_level IS NULL")).scalar_one()
-    assert levels == maxima == {"bilstm_gru": MODEL_LEVEL, "naive": BASELINE_LEVEL, "drift": 0.8, "moving_average": 0.8}
+    assert (
+        levels
+        == maxima
+        == {"bilstm_gru": MODEL_LEVEL, "naive": BASELINE_LEVEL, "drift": 0.8, "moving_average": 0.8, "garch": 0.8}
+    )
     assert nulls == 0
 
 
@@ -208,7 +212,7 @@ def test_python_accuracy_is_the_views_definition(populated):
     with populated.sessions() as session:
         table = accuracy_table(session)
         mirrored = pd.DataFrame(session.execute(accuracy_query()).mappings().all())
-    assert len(table) == len(view) == len(mirrored) == 2 * 4 * 7
+    assert len(table) == len(view) == len(mirrored) == 2 * 5 * 7
     keys = ["model", "symbol", "horizon"]
     joined = table.merge(view, on=keys, suffixes=("", "_view")).merge(mirrored, on=keys, suffixes=("", "_q"))
     assert len(joined) == len(table)
@@ -238,6 +242,6 @@ def test_rolling_windows_end_at_the_newest_scored_target(populated):
     assert ours.set_index(["window_days", "horizon"]).loc[(90, 7), "n"] == 40 - 7  # everything that matured
     for days, expected in windowed.items():
         got = rolling[rolling["window_days"] == days].merge(expected, on=["model", "symbol", "horizon"])
-        assert len(got) == len(expected) == 2 * 4 * 7
+        assert len(got) == len(expected) == 2 * 5 * 7
         for column in ("n", "mae", "rmse", "mape_pct", "mae_vs_naive", "coverage", "mean_interval_score"):
             np.testing.assert_allclose(got[f"{column}_x"].astype(float), got[f"{column}_y"].astype(float), rtol=1e-12)

@@ -30,7 +30,7 @@ def test_daily_fills_everything_then_scores_matured_forecasts(flow_env, exchange
     assert state.is_completed(), state.message
     first = counts(flow_env)
     assert first["candles"] == 2 * 182 and first["model_versions"] == 2
-    assert first["forecasts"] == 2 * 4 * 3  # 2 symbols x (model + 3 baselines) x 3 horizons
+    assert first["forecasts"] == 2 * 5 * 3  # 2 symbols x (model + 4 baselines) x 3 horizons
     assert first["forecast_errors"] == 0
 
     # the same day again adds nothing but its own run record
@@ -51,7 +51,7 @@ def test_daily_fills_everything_then_scores_matured_forecasts(flow_env, exchange
         ).all()
         versions = session.scalars(select(ModelVersion.mode).where(ModelVersion.symbol == "BTC/USDT")).all()
     engine.dispose()
-    assert sorted(scored) == sorted((model, 1) for model in ("bilstm_gru", "naive", "drift", "moving_average"))
+    assert sorted(scored) == sorted((model, 1) for model in ("bilstm_gru", "naive", "drift", "moving_average", "garch"))
     assert versions == ["full", "finetune"]
 
 
@@ -62,7 +62,7 @@ def test_one_unknown_symbol_fails_alone_and_is_named(flow_env, exchange):
     assert "unknown symbol 'DOGE/USDT'" in state.message
     engine = make_engine(flow_env)
     with session_factory(engine)() as session:
-        assert session.scalar(select(func.count()).select_from(Forecast).where(Forecast.symbol == "BTC/USDT")) == 12
+        assert session.scalar(select(func.count()).select_from(Forecast).where(Forecast.symbol == "BTC/USDT")) == 15
         run = session.scalars(select(Run)).one()
         ingests = session.scalars(select(IngestRun.symbol)).all()
     engine.dispose()
@@ -133,7 +133,7 @@ def test_backtest_flow_reports_each_series(flow_env, exchange):
         backtested = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "backtest"))
         run = session.scalars(select(Run).where(Run.trigger == "backtest")).one()
     engine.dispose()
-    assert backtested == 2 * 5 * 4 * 3 and run.status == "completed" and run.as_of == LAST_DAY
+    assert backtested == 2 * 5 * 5 * 3 and run.status == "completed" and run.as_of == LAST_DAY
     with get_client(sync_client=True) as client:
         keys = {artifact.key for artifact in client.read_artifacts()}
     assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= keys

@@ -54,6 +54,6 @@ def test_dask_runner_gives_the_same_rows_as_the_default_runner(exchange, tmp_pat
         assert state.is_completed(), state.message
         results.append(rows(url))
     (forecasts, candles), (dask_forecasts, dask_candles) = results
-    assert len(forecasts) == 2 * 4 * 3
+    assert len(forecasts) == 2 * 5 * 3
     pd.testing.assert_frame_equal(candles, dask_candles)
     pd.testing.assert_frame_equal(forecasts, dask_forecasts, rtol=1e-9)

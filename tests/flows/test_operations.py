@@ -103,7 +103,7 @@ def test_task_logs_tell_the_story(flow_env, exchange, caplog):
     assert "binance BTC/USDT 1d: 182 new, 0 updated; stored 2024-01-01..2024-06-30 (182)" in text
     assert f"owed {LAST_DAY:%Y-%m-%d}" in text
     assert "full (no parent model)" in text and "epochs" in text and "val loss" in text
-    assert "wrote naive, drift, moving_average, bilstm_gru; gate at horizon 1: no verdict (n = 0" in text
+    assert "wrote naive, drift, moving_average, garch, bilstm_gru; gate at horizon 1: no verdict (n = 0" in text
     assert "published forecast and summary artifacts" in text
     assert "password" not in text.lower()
 

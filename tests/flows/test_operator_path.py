@@ -170,7 +170,7 @@ def test_deploy_run_one_day_and_serve_beside_it(prefect_env, worker_database, tm
         ("BTC/USDT", RUN_DAY.to_pydatetime()),
         ("ETH/USDT", RUN_DAY.to_pydatetime()),
     }
-    assert {model for *_, model in forecast} == {"bilstm_gru", "naive", "drift", "moving_average"}
+    assert {model for *_, model in forecast} == {"bilstm_gru", "naive", "drift", "moving_average", "garch"}
     assert run.status == "completed" and run.trigger == "manual"  # a deployment run by hand
     assert "database " in worker_log and "password" not in worker_log.lower()
 

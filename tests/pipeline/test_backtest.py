@@ -75,7 +75,7 @@ def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op
     ]
 
     rows = forecasts(sessions)
-    assert len(rows) == 10 * 4 * 3 and set(rows["model"]) == {"bilstm_gru", "naive", "drift", "moving_average"}
+    assert len(rows) == 10 * 5 * 3 and set(rows["model"]) == {"bilstm_gru", "naive", "drift", "moving_average", "garch"}
     with sessions() as session:
         live = session.scalar(select(func.count()).select_from(Forecast).where(Forecast.run_kind == "live"))
         lineage = set(session.scalars(select(ModelVersion.run_kind)))
@@ -89,7 +89,9 @@ def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op
     with sessions() as session:
         table = backtest_report(session, KEY, START, END)
         files = write_backtest_files(session, KEY, START, END, table, tmp_path / "reports")
-    assert set(table["model"]) == {"bilstm_gru", "naive", "drift", "moving_average"} and set(table["horizon"]) == {
+    assert set(table["model"]) == {"bilstm_gru", "naive", "drift", "moving_average", "garch"} and set(
+        table["horizon"]
+    ) == {
         1,
         2,
         3,

@@ -114,8 +114,8 @@ def resume_and_complete(sessions, data: Path) -> ModelVersion:
     outcome = train_step(sessions, KEY, AS_OF, "auto", TINY_JOB, data)
     assert outcome.trained and outcome.mode == "full" and outcome.reason == "no parent model"
     written = forecast_step(sessions, KEY, AS_OF, TINY_JOB)
-    assert sorted(written.written) == ["bilstm_gru", "drift", "moving_average", "naive"]
-    assert forecast_count(sessions) == 4 * TINY_JOB.model.horizon
+    assert sorted(written.written) == ["bilstm_gru", "drift", "garch", "moving_average", "naive"]
+    assert forecast_count(sessions) == 5 * TINY_JOB.model.horizon
     (version,) = versions(sessions)
     assert outcome.version_id == version.id
     return version
@@ -168,7 +168,7 @@ def test_sigkill_while_writing_the_forecast_set_leaves_no_partial_set(database_u
     assert forecast_count(sessions) == 0
 
     written = forecast_step(sessions, KEY, AS_OF, TINY_JOB)
-    assert sorted(written.written) == ["bilstm_gru", "drift", "moving_average", "naive"]
-    assert forecast_count(sessions) == 4 * TINY_JOB.model.horizon
+    assert sorted(written.written) == ["bilstm_gru", "drift", "garch", "moving_average", "naive"]
+    assert forecast_count(sessions) == 5 * TINY_JOB.model.horizon
     assert not train_step(sessions, KEY, AS_OF, "auto", TINY_JOB, tmp_path / "data").trained
     assert [version.id for version in versions(sessions)] == [trained.version_id]

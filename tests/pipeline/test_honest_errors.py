@@ -64,16 +64,16 @@ def test_a_model_forecast_skipped_for_an_unreadable_checkpoint_stays_owed_and_is
         session.delete(stored)
 
     first = forecast_step(sessions, KEY, as_of, TINY_JOB, checkpoint_dir=cache)
-    assert sorted(first.written) == ["drift", "moving_average", "naive"]
+    assert sorted(first.written) == ["drift", "garch", "moving_average", "naive"]
     assert first.problems and first.problems[0].startswith("model skipped: cannot read checkpoint")
     assert "the next run tries again" in first.problems[0]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == [as_of]  # the model's forecast is still owed
 
     shutil.move(aside, checkpoint)
     second = forecast_step(sessions, KEY, as_of, TINY_JOB, checkpoint_dir=cache)
-    assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "moving_average", "naive"]
+    assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "garch", "moving_average", "naive"]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == []
-    assert models_written(sessions) == {"bilstm_gru", "drift", "moving_average", "naive"}
+    assert models_written(sessions) == {"bilstm_gru", "drift", "garch", "moving_average", "naive"}
 
 
 def test_an_unexpected_error_in_the_model_forecast_fails_the_step_and_writes_nothing(
@@ -129,12 +129,12 @@ def test_a_model_forecast_skipped_for_a_gap_in_its_input_stays_owed_and_is_writt
     )
 
     first = forecast_step(sessions, KEY, as_of, TINY_JOB)
-    assert sorted(first.written) == ["drift", "moving_average", "naive"]
+    assert sorted(first.written) == ["drift", "garch", "moving_average", "naive"]
     assert first.problems and first.problems[0].startswith(f"model skipped: forecast as of {as_of:%Y-%m-%d} needs")
     assert "the next run tries again" in first.problems[0]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == [as_of]  # the model's forecast is still owed
 
     store_candles(sessions, KEY, candles[missing])  # a later ingest brings the missing days
     second = forecast_step(sessions, KEY, as_of, TINY_JOB)
-    assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "moving_average", "naive"]
+    assert second.written == ["bilstm_gru"] and sorted(second.skipped) == ["drift", "garch", "moving_average", "naive"]
     assert days_to_forecast(sessions, KEY, None, 7, "live") == []

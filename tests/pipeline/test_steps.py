@@ -41,18 +41,21 @@ def test_train_forecast_evaluate_and_rerun_changes_nothing(btc, sessions, config
     outcome = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
     assert outcome.trained and outcome.mode == "full" and outcome.reason == "no parent model"
     written = forecast_step(sessions, KEY, as_of, config)
-    assert sorted(written.written) == ["bilstm_gru", "drift", "moving_average", "naive"]
-    assert count(sessions, Forecast) == 4 * 3
+    assert sorted(written.written) == ["bilstm_gru", "drift", "garch", "moving_average", "naive"]
+    assert count(sessions, Forecast) == 5 * 3
+    # a baseline's fallback is said: 120 days are too few for a GARCH fit (the tiny job's window)
+    assert written.problems == ["garch: 119 daily returns, a GARCH fit needs 250: empirical intervals used"]
+    assert written.problems[0] in written.line(KEY, as_of)
 
     # the same day again: nothing new
     again = train_step(sessions, KEY, as_of, "auto", config, tmp_path)
     assert not again.trained and again.version_id == outcome.version_id
     assert forecast_step(sessions, KEY, as_of, config).written == []
-    assert count(sessions, Forecast) == 12 and count(sessions, ModelVersion) == 1
+    assert count(sessions, Forecast) == 15 and count(sessions, ModelVersion) == 1
 
     # the next three days arrive: every forecast matures and is scored once
     store(sessions, history.iloc[-3:])
-    assert evaluate_step(sessions, KEY) == 12
+    assert evaluate_step(sessions, KEY) == 15
     assert evaluate_step(sessions, KEY) == 0
     with sessions() as session:
         naive = session.execute(

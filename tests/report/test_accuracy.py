@@ -42,7 +42,7 @@ def test_accuracy_table_matches_hand_computed_values(filled):
         assert accuracy_table(session, key=KEY, run_kind="backtest").empty
         assert accuracy_table(session, key=EMPTY).empty
 
-    assert len(table) == 4 * HORIZON and table["model"].iloc[0] == "bilstm_gru"
+    assert len(table) == 5 * HORIZON and table["model"].iloc[0] == "bilstm_gru"
     naive = rows[rows["model"] == "naive"]
     for (model, horizon), group in rows.groupby(["model", "horizon"]):
         got = table[(table["model"] == model) & (table["horizon"] == horizon)].iloc[0]

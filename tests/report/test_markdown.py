@@ -29,7 +29,7 @@ def test_accuracy_markdown_names_every_model_and_the_ratio(filled):
     verdict = "level with naive" if round(ratio, 2) == 1 else "it loses to naive" if ratio > 1 else "it beats naive"
     assert f"bilstm_gru MAE is {ratio:.2f}x naive's over the last 30 days at horizon 1" in markdown
     assert verdict in markdown
-    for model in ("bilstm_gru", "naive", "drift", "moving_average"):
+    for model in ("bilstm_gru", "naive", "drift", "moving_average", "garch"):
         assert f"| {model} | 1 |" in markdown and f"| {model} | mean 1–3 |" in markdown
     assert "### BTC/USDT on binance (1d)" in markdown and "#### Last 90 days" in markdown
     assert markdown.count("Nothing scored yet in the last") == 2  # ETH: both windows
