@@ -41,11 +41,9 @@ import pandas as pd
 from forecaster.model.data import cut_window
 from forecaster.model.features import ONE_DAY, check_as_of, utc64
 from forecaster.model.garch import GarchFitError, garch_log_bounds
+from forecaster.model.intervals import MIN_CALIBRATION
 
 MA_DAYS = 7
-# The fewest returns an interval's quantiles are taken from. At 80 %, 30 returns leave 3 beyond each
-# tail quantile; fewer make the bounds the spread of a handful of days.
-MIN_CALIBRATION = 30
 
 
 @dataclass(frozen=True)
