@@ -214,11 +214,14 @@ def plot_calibration(table: pd.DataFrame, out: Path, *, title: str) -> Path:
         else:
             heading = f"{regime}: {int(days.get(regime, 0))} days\n{ranges[regime] if not np.isnan(low) else 'not cut'}"
         _panel(ax, table[table["regime"] == regime], colors, heading)
-    lowest = float(np.nanmin(table["coverage"].to_numpy(dtype=float), initial=1.0))
-    axes[0].set_ylim(max(-0.02, min(lowest, *_levels(table)) - 0.08), 1.02)
+    coverage = table["coverage"].to_numpy(dtype=float)
+    lowest = float(np.nanmin(coverage, initial=1.0))
+    highest = float(np.nanmax(coverage, initial=0.0))
+    levels = _levels(table)
+    axes[0].set_ylim(max(-0.02, min(lowest, *levels) - 0.06), min(1.02, max(highest, *levels) + 0.06))
     axes[0].set_ylabel("coverage (share of actuals inside the interval)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 6), frameon=False)
     fig.suptitle(
         f"{title}\nvol: the as-of day's trailing {VOLATILITY_DAYS}-day volatility (sd of daily log returns), "
         "cut into terciles"
