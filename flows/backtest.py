@@ -20,6 +20,7 @@ from flows.tasks import finish_run_task, start_run_task
 from forecaster.dates import day_start
 from forecaster.errors import ForecasterError, InputError
 from forecaster.pipeline.backtest import (
+    backtest_calibration,
     backtest_config,
     backtest_report,
     backtest_scope,
@@ -28,6 +29,7 @@ from forecaster.pipeline.backtest import (
     write_backtest_files,
 )
 from forecaster.pipeline.config import JobConfig
+from forecaster.report.calibration import calibration_markdown
 from forecaster.report.markdown import markdown_table
 from forecaster.series import SeriesKey
 
@@ -50,13 +52,19 @@ def backtest_task(pair: SeriesKey, start: datetime, end: datetime, job: JobConfi
 def backtest_report_task(pair: SeriesKey, start: datetime, end: datetime) -> str:
     with sessions()() as session:
         table = backtest_report(session, pair, start, end)
-        files = write_backtest_files(session, pair, start, end, table, settings().reports_dir)
+        calibration = backtest_calibration(session, pair, start, end)
+        files = write_backtest_files(session, pair, start, end, table, settings().reports_dir, calibration=calibration)
     shown = shown_columns(table)
     scope = backtest_scope(table, start, end)
     images = "".join(
         f"\n\n{embedded_png(path, path.stem)}" for path in (files.forecast_plot, files.rolling_plot) if path is not None
     )
-    markdown = f"# Backtest {pair} {start:%Y-%m-%d}..{end:%Y-%m-%d}\n\n{scope}\n\n{markdown_table(shown)}{images}\n"
+    coverage = f"\n\n## Calibration of the intervals\n\n{calibration_markdown(calibration)}"
+    if files.calibration_plot is not None:
+        coverage += f"\n\n{embedded_png(files.calibration_plot, files.calibration_plot.stem)}"
+    markdown = (
+        f"# Backtest {pair} {start:%Y-%m-%d}..{end:%Y-%m-%d}\n\n{scope}\n\n{markdown_table(shown)}{images}{coverage}\n"
+    )
     create_markdown_artifact(markdown, key=artifact_key("backtest", pair), description=f"Backtest report, {pair}")
     return str(files.csv)
 

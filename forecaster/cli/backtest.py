@@ -73,8 +73,15 @@ def _replay(
     parameters: dict[str, object],
 ) -> None:
     """Run the backtest on record, then print and write its report."""
-    from forecaster.pipeline.backtest import backtest_report, backtest_scope, run_backtest, write_backtest_files
+    from forecaster.pipeline.backtest import (
+        backtest_calibration,
+        backtest_report,
+        backtest_scope,
+        run_backtest,
+        write_backtest_files,
+    )
     from forecaster.pipeline.runs import finish_run, start_run
+    from forecaster.report.calibration import calibration_scope
 
     run_id = start_run(sessions, "backtest", parameters=parameters, as_of=last)
     try:
@@ -85,11 +92,16 @@ def _replay(
     finish_run(sessions, run_id, "completed", summary.line())
     with sessions() as session:
         table = backtest_report(session, key, first, last)
-        files = write_backtest_files(session, key, first, last, table, config.reports_dir)
+        calibration = backtest_calibration(session, key, first, last)
+        files = write_backtest_files(session, key, first, last, table, config.reports_dir, calibration=calibration)
     typer.echo(summary.line())
     typer.echo(backtest_scope(table, first, last))
     typer.echo(format_table(table))
-    typer.echo(f"wrote {files.csv}, {files.forecast_plot}" + (f", {files.rolling_plot}" if files.rolling_plot else ""))
+    typer.echo("")
+    typer.echo(calibration_scope(calibration))
+    typer.echo(format_calibration(calibration))
+    written = [files.csv, files.forecast_plot, files.rolling_plot, files.calibration_csv, files.calibration_plot]
+    typer.echo("wrote " + ", ".join(str(path) for path in written if path is not None))
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -97,6 +109,15 @@ def format_table(table: pd.DataFrame) -> str:
     from forecaster.pipeline.backtest import shown_columns
 
     return shown_columns(table).to_string(index=False, float_format=lambda value: f"{value:.4g}")
+
+
+def format_calibration(calibration: pd.DataFrame) -> str:
+    """The calibration for the terminal: per model and horizon, the nominal level and the coverage overall
+    and per volatility tercile, in percent."""
+    from forecaster.report.calibration import coverage_table
+
+    compact = coverage_table(calibration)
+    return compact.to_string(index=False, na_rep="-", float_format=lambda value: f"{100 * value:.1f}%")
 
 
 def _progress(result: DayResult, number: int, total: int) -> None:

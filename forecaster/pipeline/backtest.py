@@ -29,6 +29,7 @@ from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
 from forecaster.pipeline.train import train_step
 from forecaster.report.accuracy import accuracy_table, scored_forecasts
+from forecaster.report.calibration import VOLATILITY_DAYS, calibration_table, plot_calibration
 from forecaster.report.plots import plot_forecasts, plot_rolling_mae
 from forecaster.results.forecasts import MODEL, forecast_days
 from forecaster.series import SeriesKey, of_series
@@ -161,9 +162,23 @@ def backtest_report(session: Session, key: SeriesKey, start: datetime, end: date
     return table
 
 
+# Left out of the table shown to a reader (the CSV has every column): the series and target days, which
+# ``backtest_scope`` names, and the pinball losses, alpha/4 times the interval scores beside them (their
+# ratio to naive's is interval_score_vs_naive whenever the models share one level, as the job's do).
+HIDDEN_COLUMNS = [
+    "exchange",
+    "symbol",
+    "timeframe",
+    "first_target_date",
+    "last_target_date",
+    "mean_pinball_loss",
+    "pinball_loss_vs_naive",
+]
+
+
 def shown_columns(table: pd.DataFrame) -> pd.DataFrame:
-    """``backtest_report`` for a reader: without the series and target days, which ``backtest_scope`` names."""
-    return table.drop(columns=["exchange", "symbol", "timeframe", "first_target_date", "last_target_date"])
+    """``backtest_report`` for a reader: without ``HIDDEN_COLUMNS``."""
+    return table.drop(columns=HIDDEN_COLUMNS)
 
 
 def backtest_scope(table: pd.DataFrame, start: datetime, end: datetime) -> str:
@@ -179,21 +194,53 @@ def backtest_scope(table: pd.DataFrame, start: datetime, end: datetime) -> str:
     )
 
 
+def backtest_calibration(session: Session, key: SeriesKey, start: datetime, end: datetime) -> pd.DataFrame:
+    """The intervals' coverage per model, horizon and volatility tercile of the as-of days (every scored
+    forecast made as of ``start..end``, as ``backtest_report`` counts them): see
+    ``forecaster.report.calibration``."""
+    scores = scored_forecasts(session, key=key, run_kind=RUN_KIND, first_as_of=start.date(), last_as_of=end.date())
+    candles = load_candles(session, key, start=start - timedelta(days=VOLATILITY_DAYS), end=end)
+    return calibration_table(scores, candles)
+
+
 @dataclass(frozen=True)
 class BacktestFiles:
     csv: Path
     forecast_plot: Path
     rolling_plot: Path | None
+    calibration_csv: Path
+    calibration_plot: Path | None
 
 
 def write_backtest_files(
-    session: Session, key: SeriesKey, start: datetime, end: datetime, table: pd.DataFrame, folder: Path
+    session: Session,
+    key: SeriesKey,
+    start: datetime,
+    end: datetime,
+    table: pd.DataFrame,
+    folder: Path,
+    *,
+    calibration: pd.DataFrame | None = None,
 ) -> BacktestFiles:
-    """The report as CSV, and PNGs: actual vs forecast with intervals, and the rolling 30-day MAE vs naive."""
+    """The report as CSV, and PNGs: actual vs forecast with intervals, and the rolling 30-day MAE vs naive;
+    the calibration (``backtest_calibration``, computed here unless given) as CSV and PNG."""
     stem = f"backtest_{key.exchange}_{key.symbol.replace('/', '-')}_{key.timeframe}_{start:%Y%m%d}_{end:%Y%m%d}"
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / f"{stem}.csv"
     table.to_csv(csv, index=False, float_format="%.6g")
+    if calibration is None:
+        calibration = backtest_calibration(session, key, start, end)
+    calibration_csv = folder / f"{stem}_calibration.csv"
+    calibration.to_csv(calibration_csv, index=False, float_format="%.6g")
+    calibration_plot = (
+        plot_calibration(
+            calibration,
+            folder / f"{stem}_calibration.png",
+            title=f"{key}: backtest {start:%Y-%m-%d}..{end:%Y-%m-%d}, coverage of the intervals",
+        )
+        if not calibration.empty
+        else None
+    )
     forecasts = plot_forecasts(
         session, key, folder / f"{stem}_forecasts.png", run_kind=RUN_KIND, days=(end - start).days + 8
     )
@@ -207,4 +254,4 @@ def write_backtest_files(
         )
     except InputError:
         rolling = None  # too few scored days for a rolling window
-    return BacktestFiles(csv, forecasts, rolling)
+    return BacktestFiles(csv, forecasts, rolling, calibration_csv, calibration_plot)

@@ -31,8 +31,8 @@ def accuracy_markdown(
     Read from ``forecast_accuracy_rolling``: each window ends at the series' newest scored target day
     and holds the targets of the ``days`` days up to it (named in the heading). Per series and window:
     a table of every model at horizon 1 and averaged over all horizons (MAE, MAE vs naive, direction
-    accuracy, coverage), and one plain sentence on whether the model beats naive, given with at least
-    ``min_n`` scored forecasts (the gate's ``min_pairs``).
+    accuracy, coverage, pinball loss vs naive), and one plain sentence on whether the model beats
+    naive, given with at least ``min_n`` scored forecasts (the gate's ``min_pairs``).
     """
     rolling = rolling_accuracy(session, keys, run_kind=run_kind, windows=windows)
     lines = [f"## Forecast accuracy ({run_kind})"]
@@ -61,8 +61,8 @@ def window_markdown(table: pd.DataFrame, days: int, min_n: int = MIN_SCORED) -> 
     if table.empty:
         return f"Nothing scored yet in the last {days} days."
     lines = [
-        "| model | horizon | n | MAE | MAE vs naive | direction | coverage |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        "| model | horizon | n | MAE | MAE vs naive | direction | coverage | pinball vs naive |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for model, rows in table.groupby("model", sort=False):
         first = rows[rows["horizon"] == 1]
@@ -76,7 +76,7 @@ def window_markdown(table: pd.DataFrame, days: int, min_n: int = MIN_SCORED) -> 
 
 def _horizon_mean(rows: pd.DataFrame) -> pd.Series:
     """The unweighted mean over horizons of each metric; n is the total."""
-    means = rows[["mae", "mae_vs_naive", "direction_accuracy", "coverage"]].mean()
+    means = rows[["mae", "mae_vs_naive", "direction_accuracy", "coverage", "pinball_loss_vs_naive"]].mean()
     return pd.concat([means, pd.Series({"n": rows["n"].sum()})])
 
 
@@ -90,6 +90,7 @@ def _markdown_row(model: str, horizon: str, row: pd.Series, min_n: int) -> str:
         _ratio(row["mae_vs_naive"]) if judged else "–",
         _percent(row["direction_accuracy"]) if judged else "–",
         _percent(row["coverage"]) if judged else "–",
+        _ratio(row["pinball_loss_vs_naive"]) if judged else "–",
     ]
     return "| " + " | ".join(cells) + " |"
 

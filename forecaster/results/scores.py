@@ -1,14 +1,14 @@
 """The score views, and the one definition of every accuracy figure.
 
-Migration 0003 creates the views: ``forecast_scores`` (one row per scored forecast, beside naive's
+Migrations 0003 and 0005 create the views: ``forecast_scores`` (one row per scored forecast, beside naive's
 forecast of the same series, as-of day, horizon and run kind), ``forecast_accuracy`` (its aggregates
 over all time) and ``forecast_accuracy_rolling`` (over the last 30 and 90 days of targets). The
 Python side reads them; where it needs a window the views do not have (a backtest's as-of range), it
 aggregates ``forecast_scores`` with ``accuracy_query``, whose expressions mirror the views' SQL
 column for column (``tests/db/test_scores.py`` holds them equal on SQLite and PostgreSQL).
 
-Units (see docs/sql.md): errors and interval scores in the quote currency (USDT for BTC/USDT),
-squared errors in its square; every ratio is a fraction (0.75, not 75) except ``mape_pct``.
+Units (see docs/sql.md): errors, interval scores and pinball losses in the quote currency (USDT for
+BTC/USDT), squared errors in its square; every ratio is a fraction (0.75, not 75) except ``mape_pct``.
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ METRICS = (
     "interval_level",
     "mean_interval_score",
     "interval_score_vs_naive",
+    "mean_pinball_loss",
+    "pinball_loss_vs_naive",
 )
 
 forecast_scores = table(
@@ -78,6 +80,8 @@ forecast_scores = table(
     column("naive_abs_error", Float),
     column("interval_score", Float),
     column("naive_interval_score", Float),
+    column("pinball_loss", Float),
+    column("naive_pinball_loss", Float),
     column("inside_interval", Boolean),
     column("direction_hit", Boolean),
 )
@@ -127,9 +131,10 @@ def accuracy_metrics(s: TableClause = forecast_scores) -> list[ColumnElement[Any
     """The aggregates of ``METRICS`` over rows of ``forecast_scores``: the views' definitions.
 
     ``mae_vs_naive`` = the model's summed absolute errors over naive's, on the forecasts that have a
-    scored naive twin (below 1: better than naive); ``interval_score_vs_naive`` likewise for the
-    Winkler interval score. ``direction_accuracy`` and ``coverage`` leave out forecasts without a
-    called direction or an interval (NULL when none has one).
+    scored naive twin (below 1: better than naive); ``interval_score_vs_naive`` and
+    ``pinball_loss_vs_naive`` likewise for the Winkler interval score and the pinball loss.
+    ``direction_accuracy`` and ``coverage`` leave out forecasts without a called direction or an
+    interval (NULL when none has one).
     """
     c = s.c
     return [
@@ -149,6 +154,11 @@ def accuracy_metrics(s: TableClause = forecast_scores) -> list[ColumnElement[Any
             _paired_sum(c.interval_score, c.naive_interval_score)
             / _nonzero(_paired_sum(c.naive_interval_score, c.interval_score))
         ).label("interval_score_vs_naive"),
+        func.avg(c.pinball_loss).label("mean_pinball_loss"),
+        (
+            _paired_sum(c.pinball_loss, c.naive_pinball_loss)
+            / _nonzero(_paired_sum(c.naive_pinball_loss, c.pinball_loss))
+        ).label("pinball_loss_vs_naive"),
     ]
 
 

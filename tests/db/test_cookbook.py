@@ -110,3 +110,20 @@ def test_the_failed_runs_answer(populated):
     ingests = run(populated, query("JOIN runs r ON r.id = i.run_id"))
     assert [(row["run_id"], row["symbol"]) for row in ingests] == [(populated.failed_run_id, "DOGE/USDT")]
     assert "unknown symbol" in ingests[0]["error"]
+
+
+def test_the_pinball_answers(populated):
+    rows = run(populated, query("SUM(pinball_loss) / SUM(naive_pinball_loss) AS pinball_loss_vs_naive"))
+    assert [(row["symbol"], row["horizon"]) for row in rows] == [
+        (symbol, h) for symbol in (BTC.symbol, ETH.symbol) for h in range(1, HORIZON + 1)
+    ]
+    assert all(0 < row["n"] <= 29 and float(row["pinball_loss_vs_naive"]) > 0 for row in rows)  # targets 06-02..30
+    rolling = run(populated, query("SELECT symbol, model, horizon, n, coverage, mean_pinball_loss"))
+    scores = {
+        (row["symbol"], row["model"], row["horizon"]): (row["mean_interval_score"], row["interval_level"])
+        for row in run(populated, "SELECT * FROM forecast_accuracy_rolling WHERE window_days = 30")
+    }
+    assert len(rolling) == len(scores) == 2 * 4 * HORIZON
+    for row in rolling:  # a constant level: the mean pinball loss is alpha/4 times the mean interval score
+        score, level = scores[(row["symbol"], row["model"], row["horizon"])]
+        assert float(row["mean_pinball_loss"]) == pytest.approx((1 - level) / 4 * score, rel=1e-9)

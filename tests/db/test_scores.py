@@ -36,6 +36,8 @@ SCORE_COLUMNS = [
     "naive_abs_error",
     "interval_score",
     "naive_interval_score",
+    "pinball_loss",
+    "naive_pinball_loss",
     "inside_interval",
     "direction_hit",
 ]
@@ -55,8 +57,13 @@ def engine_of(populated: Populated) -> Engine:
     return bind
 
 
+def pinball(actual: pd.Series, bound: pd.Series, quantile: pd.Series) -> pd.Series:
+    """The pinball (quantile) loss of ``bound`` as the ``quantile`` of ``actual``."""
+    return np.maximum(quantile * (actual - bound), (quantile - 1) * (actual - bound))
+
+
 def raw_scores(populated: Populated) -> pd.DataFrame:
-    """Scored forecasts from the tables, with naive's twin and the Winkler score computed here."""
+    """Scored forecasts from the tables, with naive's twin, the Winkler score and the pinball loss computed here."""
     with populated.sessions() as session:
         rows = session.execute(
             select(
@@ -81,8 +88,10 @@ def raw_scores(populated: Populated) -> pd.DataFrame:
     below = (frame["yhat_lower"] - frame["actual"]).clip(lower=0)
     above = (frame["actual"] - frame["yhat_upper"]).clip(lower=0)
     frame["interval_score"] = frame["yhat_upper"] - frame["yhat_lower"] + 2 / alpha * (below + above)
-    naive = frame.loc[frame["model"] == "naive", ["symbol", "horizon", "as_of", "abs_error", "interval_score"]]
-    naive = naive.rename(columns={"abs_error": "naive_abs_error", "interval_score": "naive_interval_score"})
+    lower = pinball(frame["actual"], frame["yhat_lower"], alpha / 2)
+    frame["pinball_loss"] = (lower + pinball(frame["actual"], frame["yhat_upper"], 1 - alpha / 2)) / 2
+    twin = ["symbol", "horizon", "as_of", "abs_error", "interval_score", "pinball_loss"]
+    naive = frame.loc[frame["model"] == "naive", twin].rename(columns={name: f"naive_{name}" for name in twin[3:]})
     frame = frame.merge(naive, on=["symbol", "horizon", "as_of"], how="left")
     frame["target_date"] = frame["target_ts"].map(lambda ts: ts.date())
     return frame
@@ -100,7 +109,14 @@ def test_forecast_scores_is_one_row_per_scored_forecast_next_to_naive(populated)
     assert len(view) == len(raw) and view["forecast_id"].is_unique
     merged = view.merge(raw, left_on="forecast_id", right_on="id", suffixes=("", "_raw"))
     assert len(merged) == len(raw)
-    for column in ("abs_error", "naive_abs_error", "interval_score", "naive_interval_score"):
+    for column in (
+        "abs_error",
+        "naive_abs_error",
+        "interval_score",
+        "naive_interval_score",
+        "pinball_loss",
+        "naive_pinball_loss",
+    ):
         np.testing.assert_allclose(merged[column].astype(float), merged[f"{column}_raw"].astype(float), rtol=1e-12)
     np.testing.assert_allclose(merged["squared_error"], merged["abs_error_raw"] ** 2, rtol=1e-12)
     assert (merged["target_date"] == merged["target_date_raw"]).all()
@@ -112,6 +128,9 @@ def test_forecast_scores_is_one_row_per_scored_forecast_next_to_naive(populated)
     width = merged["yhat_upper"] - merged["yhat_lower"]
     np.testing.assert_allclose(merged.loc[inside, "interval_score"], width[inside], rtol=1e-12)
     assert (merged.loc[~inside, "interval_score"] > width[~inside]).all() and (~inside).any()
+    # the mean pinball loss of the bounds is alpha/4 times the Winkler score, whatever the level
+    alpha = 1 - merged["interval_level"].astype(float)
+    np.testing.assert_allclose(merged["pinball_loss"], alpha / 4 * merged["interval_score"], rtol=1e-12)
 
 
 def test_skill_over_a_window_is_one_where_clause(populated):
@@ -145,6 +164,9 @@ def test_every_ratio_is_a_fraction_unless_named_pct(populated):
         ratio = group["abs_error"].sum() / group["naive_abs_error"].sum()
         assert row["mae_vs_naive"] == pytest.approx(ratio, rel=1e-12)  # a plain ratio, 1 = level with naive
         assert row["coverage"] == pytest.approx(group["inside"].mean(), rel=1e-12)
+        assert row["mean_pinball_loss"] == pytest.approx(group["pinball_loss"].mean(), rel=1e-12)  # price
+        ratio = group["pinball_loss"].sum() / group["naive_pinball_loss"].sum()
+        assert row["pinball_loss_vs_naive"] == pytest.approx(ratio, rel=1e-12)
     for column in ("coverage", "direction_accuracy", "interval_level"):
         known = view[column].dropna().astype(float)
         assert known.between(0, 1).all() and len(known), column
@@ -243,5 +265,5 @@ def test_rolling_windows_end_at_the_newest_scored_target(populated):
     for days, expected in windowed.items():
         got = rolling[rolling["window_days"] == days].merge(expected, on=["model", "symbol", "horizon"])
         assert len(got) == len(expected) == 2 * 5 * 7
-        for column in ("n", "mae", "rmse", "mape_pct", "mae_vs_naive", "coverage", "mean_interval_score"):
+        for column in METRICS[4:]:
             np.testing.assert_allclose(got[f"{column}_x"].astype(float), got[f"{column}_y"].astype(float), rtol=1e-12)

@@ -135,8 +135,14 @@ def test_backtest_flow_reports_each_series(flow_env, exchange):
     engine.dispose()
     assert backtested == 2 * 5 * 5 * 3 and run.status == "completed" and run.as_of == LAST_DAY
     with get_client(sync_client=True) as client:
-        keys = {artifact.key for artifact in client.read_artifacts()}
-    assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= keys
+        made = [
+            artifact for artifact in client.read_artifacts() if artifact.flow_run_id == state.state_details.flow_run_id
+        ]
+    artifacts = {artifact.key: artifact.data for artifact in made}
+    assert {"backtest-binance-btc-usdt-1d", "backtest-binance-eth-usdt-1d"} <= set(artifacts)
+    report = artifacts["backtest-binance-btc-usdt-1d"]
+    assert "## Calibration of the intervals" in report and "| model | horizon | nominal | all | calm |" in report
+    assert report.count("](data:image/png;base64,iVBOR") == 2  # forecasts and calibration (too few days to roll)
 
 
 def test_ingests_hold_the_exchange_concurrency_limit(flow_env, exchange):

@@ -11,6 +11,7 @@ from forecaster.db.migrate import upgrade
 from forecaster.db.models import Forecast, ForecastEvaluation, ModelVersion
 from forecaster.errors import InputError
 from forecaster.pipeline.backtest import (
+    backtest_calibration,
     backtest_config,
     backtest_report,
     backtest_scope,
@@ -104,6 +105,13 @@ def test_backtest_writes_forecasts_and_errors_then_resumes_and_reruns_as_a_no_op
     # every forecast made as of 06-01..06-10 counts, its target inside the range or not (the candles reach 06-20)
     assert table.set_index(["model", "horizon"]).loc[("naive", 3), "n"] == 10
     assert files.csv.exists() and files.forecast_plot.stat().st_size > 10_000
+    assert "mean_pinball_loss" in pd.read_csv(files.csv).columns  # the CSV has every column
+    calibration = pd.read_csv(files.calibration_csv)
+    assert files.calibration_csv.name == files.csv.name.replace(".csv", "_calibration.csv")
+    assert set(calibration["model"]) == set(table["model"]) and set(calibration["regime"]) >= {"calm", "all"}
+    overall = calibration[calibration["regime"] == "all"].set_index(["model", "horizon"])
+    assert (overall["n"] == table.set_index(["model", "horizon"])["n"]).all()
+    assert files.calibration_plot is not None and files.calibration_plot.stat().st_size > 10_000
 
 
 def test_no_look_ahead_changing_later_candles_changes_no_earlier_forecast(btc, tmp_path):
@@ -153,6 +161,7 @@ def test_the_backtest_table_counts_what_forecast_accuracy_counts_and_says_so(dat
         start, end = backtest.days[0], backtest.days[-1]
         with sessions() as session:
             table = backtest_report(session, BTC, start, end).set_index(["model", "horizon"])
+            calibration = backtest_calibration(session, BTC, start, end)
             rolling = rolling_accuracy(session, [BTC], run_kind="backtest", windows=[90]).set_index(
                 ["model", "horizon"]
             )
@@ -166,6 +175,14 @@ def test_the_backtest_table_counts_what_forecast_accuracy_counts_and_says_so(dat
     finally:
         engine.dispose()
     assert (table["n"] == 30).all()  # every as-of day's forecast, though the last days' targets lie past END
+    overall = calibration[calibration["regime"] == "all"].set_index(["model", "horizon"])
+    assert (overall.loc[table.index, "n"] == table["n"]).all()  # the calibration counts the same forecasts
+    assert overall.loc[table.index, "coverage"].to_numpy() == pytest.approx(table["coverage"].to_numpy())
+    assert overall.loc[table.index, "mean_interval_score"].to_numpy() == pytest.approx(
+        table["mean_interval_score"].to_numpy()
+    )
+    terciles = calibration[calibration["regime"] != "all"].groupby("regime")["days"].first()
+    assert terciles.to_dict() == {"calm": 10, "normal": 10, "stormy": 10}  # 30 as-of days
     assert max(table["last_target_date"]) == (end + pd.Timedelta(days=7)).date()
     for frame in (view, rolling):  # the same forecasts, the same figures
         assert (frame.loc[table.index, "n"] == table["n"]).all()

@@ -32,16 +32,25 @@ def test_accuracy_markdown_names_every_model_and_the_ratio(filled):
     for model in ("bilstm_gru", "naive", "drift", "moving_average", "garch"):
         assert f"| {model} | 1 |" in markdown and f"| {model} | mean 1–3 |" in markdown
     assert "### BTC/USDT on binance (1d)" in markdown and "#### Last 90 days" in markdown
+    assert "| coverage | pinball vs naive |" in markdown
     assert markdown.count("Nothing scored yet in the last") == 2  # ETH: both windows
 
 
 def table_of(ratio: float, *, naive: bool = True, n: int = 30) -> pd.DataFrame:
-    rows = [("bilstm_gru", h, n, 100.0 * ratio, ratio, 0.5, 0.8) for h in (1, 2)]
+    rows = [("bilstm_gru", h, n, 100.0 * ratio, ratio, 0.5, 0.8, 0.86 + 0.04 * h) for h in (1, 2)]
     if naive:
-        rows += [("naive", h, n, 100.0, 1.0, np.nan, 0.8) for h in (1, 2)]
-    return pd.DataFrame(
-        rows, columns=["model", "horizon", "n", "mae", "mae_vs_naive", "direction_accuracy", "coverage"]
-    )
+        rows += [("naive", h, n, 100.0, 1.0, np.nan, 0.8, 1.0) for h in (1, 2)]
+    columns = [
+        "model",
+        "horizon",
+        "n",
+        "mae",
+        "mae_vs_naive",
+        "direction_accuracy",
+        "coverage",
+        "pinball_loss_vs_naive",
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 @pytest.mark.parametrize(
@@ -63,15 +72,16 @@ def table_of(ratio: float, *, naive: bool = True, n: int = 30) -> pd.DataFrame:
 def test_window_markdown_says_plainly_how_the_model_fares(ratio, verdict):
     text = window_markdown(table_of(ratio), 30)
     assert verdict in text
-    assert "| bilstm_gru | 1 | 30 | " + f"{100 * ratio:,.2f} | {ratio:.2f}x | 50% | 80% |" in text
-    assert "| naive | mean 1–2 | 60 | 100.00 | 1.00x | – | 80% |" in text
+    assert "| bilstm_gru | 1 | 30 | " + f"{100 * ratio:,.2f} | {ratio:.2f}x | 50% | 80% | 0.90x |" in text
+    assert "| bilstm_gru | mean 1–2 | 60 | " in text and "| 50% | 80% | 0.92x |" in text  # (0.90 + 0.94) / 2
+    assert "| naive | mean 1–2 | 60 | 100.00 | 1.00x | – | 80% | 1.00x |" in text
 
 
 def test_window_markdown_gives_no_verdict_on_too_few_forecasts():
     text = window_markdown(table_of(1.5, n=5), 30)
     assert "n = 5: too few scored bilstm_gru forecasts at horizon 1 to judge (at least 20)." in text
     assert "loses" not in text and "beats" not in text
-    assert "| bilstm_gru | 1 | 5 | 150.00 | – | – | – |" in text  # no ratio, direction or coverage on n = 5
+    assert "| bilstm_gru | 1 | 5 | 150.00 | – | – | – | – |" in text  # no ratio, direction or coverage on n = 5
 
 
 def test_window_markdown_without_the_model_or_anything():
