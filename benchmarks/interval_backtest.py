@@ -45,6 +45,8 @@ VARIANTS = [  # (interval_residuals, interval_scale, interval_gamma); the defaul
     ("history", "volatility", 0.0),
     ("history", "volatility", 0.02),
     ("history", "flat", 0.005),
+    ("history", "garch", 0.005),
+    ("history", "garch", 0.0),
     ("track_record", "volatility", 0.005),
     ("track_record", "flat", 0.005),
 ]

@@ -13,6 +13,7 @@ import pandas as pd
 from forecaster.model.baselines import calendar_closes
 from forecaster.model.config import ModelConfig
 from forecaster.model.data import cut_window
+from forecaster.model.garch import GarchFitError, horizon_sd_table
 from forecaster.model.intervals import (
     MIN_LEDGER,
     NO_INTERVAL,
@@ -22,25 +23,49 @@ from forecaster.model.intervals import (
     by_horizon,
     calibrate,
 )
-from forecaster.model.volatility import daily_volatility, horizon_scales
+from forecaster.model.volatility import daily_volatility
 
 
-def residual_scales(volatility: pd.Series, days: pd.DatetimeIndex, horizon: int, basis: str) -> np.ndarray:
-    """Scales (N, K) of forecasts made on ``days``: volatility x sqrt(h) (``basis`` "volatility") or 1 ("flat").
+def scale_table(candles: pd.DataFrame, horizon: int, basis: str) -> pd.DataFrame:
+    """The scale ``s_h`` of a forecast made on each candle's day (rows: ``ts``; columns: h = 1..``horizon``).
 
-    NaN where the volatility of a day is unknown (its residuals drop out).
+    ``volatility``: the day's EWMA volatility x sqrt(h); ``garch``: the sd of the h-day log return ahead under a
+    GARCH(1,1)-t fitted on the candles' daily returns (``garch.horizon_sd_table``; consecutive days only, a day
+    after a gap has none); ``flat``: 1. NaN where a day has no scale (its residuals drop out). When the GARCH
+    fit fails, the volatility scales stand in; ``attrs["basis"]`` says which basis the table holds.
     """
+    columns = range(1, horizon + 1)
+    index = pd.DatetimeIndex(candles["ts"])
     if basis == "flat":
-        return np.ones((len(days), horizon))
-    vol = volatility.reindex(days).to_numpy(dtype=float)
-    return vol[:, None] * np.sqrt(np.arange(1, horizon + 1, dtype=float))[None, :]
+        table = pd.DataFrame(1.0, index=index, columns=columns)
+    elif basis == "garch":
+        consecutive = (candles["ts"].diff() == pd.Timedelta(days=1)).to_numpy()
+        returns = np.log(candles["close"].astype(float)).diff().to_numpy()
+        try:
+            sds = horizon_sd_table(returns[consecutive], horizon)
+        except GarchFitError as exc:
+            table = scale_table(candles, horizon, "volatility")
+            table.attrs["basis"] = f"volatility ({exc})"
+            return table
+        table = pd.DataFrame(np.nan, index=index, columns=columns)
+        table.loc[index[consecutive]] = sds
+    else:
+        volatility = daily_volatility(candles).to_numpy()
+        table = pd.DataFrame(
+            volatility[:, None] * np.sqrt(np.arange(1, horizon + 1))[None, :], index=index, columns=columns
+        )
+    table.attrs["basis"] = basis
+    return table
+
+
+def residual_scales(table: pd.DataFrame, days: pd.DatetimeIndex) -> np.ndarray:
+    """Scales (N, K) of forecasts made on ``days``, from ``scale_table``; NaN where a day has none."""
+    return table.reindex(days).to_numpy(dtype=float)
 
 
 def forecast_scales(candles: pd.DataFrame, horizon: int, basis: str) -> np.ndarray:
     """Scales (K,) of a forecast made on the last candle's day."""
-    if basis == "flat":
-        return np.ones(horizon)
-    return horizon_scales(float(daily_volatility(candles).iloc[-1]), horizon)
+    return scale_table(candles, horizon, basis).iloc[-1].to_numpy(dtype=float)
 
 
 def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np.ndarray]:
@@ -48,12 +73,12 @@ def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np
     residuals, the fallback when too few validation windows exist."""
     calendar = calendar_closes(window)
     days = pd.date_range(window["ts"].iloc[0], periods=len(calendar), freq="D")
-    volatility = daily_volatility(window)
+    table = scale_table(window, horizon, basis)
     log_close = np.log(calendar)
     sets = []
     for h in range(1, horizon + 1):
         moves = log_close[h:] - log_close[:-h]
-        scale = residual_scales(volatility, days[:-h], h, basis)[:, -1]
+        scale = residual_scales(table, days[:-h])[:, h - 1]
         normalised = moves / scale
         normalised = normalised[np.isfinite(normalised)]
         sets.append(normalised - np.median(normalised) if normalised.size else normalised)
@@ -66,7 +91,7 @@ def start_up_calibration(
     """Quantiles from the validation windows' residuals (N, K), or, where a horizon has too few, from the
     window's history, or none (``Calibration.source`` says which)."""
     horizon = log_residuals.shape[1]
-    scales = residual_scales(daily_volatility(window), anchor_days, horizon, basis)
+    scales = residual_scales(scale_table(window, horizon, basis), anchor_days)
     try:
         return calibrate(by_horizon(log_residuals / scales), level, "validation")
     except TooFewResiduals:
@@ -94,11 +119,12 @@ def serving_calibration(
     series up to the new forecast's day.
     """
     horizon, level = model_cfg.horizon, model_cfg.interval_level
-    volatility = daily_volatility(candles)
+    window = cut_window(candles, candles["ts"].iloc[-1], window_days)
+    table = scale_table(window, horizon, basis)
     own, alphas = [], []
     for h in range(1, horizon + 1):
         rows = record.loc[record["horizon"] == h]
-        scale = residual_scales(volatility, pd.DatetimeIndex(rows["as_of"]), h, basis)[:, -1]
+        scale = residual_scales(table, pd.DatetimeIndex(rows["as_of"]))[:, h - 1]
         normalised = np.log(rows["actual"].to_numpy(dtype=float) / rows["yhat"].to_numpy(dtype=float)) / scale
         own.append(normalised[np.isfinite(normalised)])
         issued = rows.dropna(subset=["yhat_lower", "yhat_upper"])
@@ -108,7 +134,6 @@ def serving_calibration(
         if min(len(r) for r in own) < MIN_LEDGER:
             return None
         return calibrate(own, level, "ledger", alphas)
-    window = cut_window(candles, candles["ts"].iloc[-1], window_days)
     try:
         return calibrate(history_residuals(window, horizon, basis), level, "history", alphas)
     except TooFewResiduals:

@@ -13,7 +13,7 @@ Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
 Loss = Literal["mse", "huber", "l1"]
 Precision = Literal["auto", "float32", "bfloat16"]
-IntervalScale = Literal["volatility", "flat"]
+IntervalScale = Literal["volatility", "garch", "flat"]
 IntervalResiduals = Literal["history", "track_record"]
 
 
@@ -39,9 +39,10 @@ class ModelConfig(BaseModel):
     interval_scale: IntervalScale = Field(
         default="volatility",
         description=(
-            "Scale of the residuals that calibrate the intervals: 'volatility' divides each by the day's "
-            "volatility x sqrt(h), so intervals widen in storms and narrow in calms; 'flat' leaves them as they "
-            "are (docs/model.md, 'Intervals')."
+            "Scale of the residuals that calibrate the intervals: 'volatility' divides each by the day's EWMA "
+            "volatility x sqrt(h), so intervals widen in storms and narrow in calms; 'garch' by the h-day sd "
+            "of a GARCH(1,1)-t fitted on the window, which also reverts to the long-run level over the horizon; "
+            "'flat' leaves them as they are (docs/model.md, 'Intervals')."
         ),
     )
     interval_residuals: IntervalResiduals = Field(

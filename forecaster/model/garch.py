@@ -121,3 +121,30 @@ def garch_log_bounds(returns: np.ndarray, horizon: int, level: float) -> tuple[n
     if not applicable:
         raise GarchFitError(f"degenerate GARCH fit (a {horizon}-day sd of {sd[-1]:.3g} in log units)")
     return lower, upper
+
+
+def horizon_sd_table(log_returns: np.ndarray, horizon: int) -> np.ndarray:
+    """For each day of ``log_returns`` (daily, oldest first), the sd of the 1..``horizon``-day log return
+    ahead of it under a GARCH(1,1)-t fitted on all of them: (N, horizon), in log units.
+
+    The in-sample one-day-ahead variance follows the fitted recursion ``v = omega + alpha r^2 + beta v``
+    (started at the returns' mean square, as arch's backcast does in effect), and the k-day-ahead ones the
+    forecast recursion ``v_{k+1} = omega + (alpha + beta) v_k``; the h-day sd is the root of their sum. It is
+    the scale of the model's intervals under ``interval_scale = "garch"`` (``calibration.scale_table``).
+
+    Raises:
+        GarchFitError: as ``fit_garch``.
+    """
+    fit = fit_garch(log_returns, horizon)
+    percent = SCALE * np.asarray(log_returns, dtype=float)
+    ahead = np.empty(len(percent))
+    variance = float(np.mean(percent**2))
+    for t, value in enumerate(percent):
+        variance = fit.omega + fit.alpha * value**2 + fit.beta * variance
+        ahead[t] = variance  # the variance of the day after return t
+    paths = np.empty((len(percent), horizon))
+    step = ahead
+    for k in range(horizon):
+        paths[:, k] = step
+        step = fit.omega + (fit.alpha + fit.beta) * step
+    return np.sqrt(np.cumsum(paths, axis=1)) / SCALE

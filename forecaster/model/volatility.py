@@ -36,8 +36,3 @@ def daily_volatility(candles: pd.DataFrame, decay: float = VOLATILITY_DECAY) -> 
     variance = pd.Series(returns**2 / days).ewm(alpha=1.0 - decay, adjust=True, ignore_na=True).mean()
     volatility = np.maximum(np.sqrt(variance.to_numpy()), VOLATILITY_FLOOR)  # NaN stays NaN
     return pd.Series(volatility, index=pd.DatetimeIndex(ts), name="volatility")
-
-
-def horizon_scales(volatility: float, horizon: int) -> np.ndarray:
-    """``volatility * sqrt(h)`` for h = 1..horizon: the sd of an h-day log return at a constant volatility."""
-    return volatility * np.sqrt(np.arange(1, horizon + 1, dtype=float))

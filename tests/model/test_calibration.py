@@ -8,7 +8,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forecaster.model.calibration import forecast_scales, history_residuals, serving_calibration, start_up_calibration
+from forecaster.model.calibration import (
+    forecast_scales,
+    history_residuals,
+    scale_table,
+    serving_calibration,
+    start_up_calibration,
+)
 from forecaster.model.config import ModelConfig
 from forecaster.model.intervals import MIN_LEDGER, apply_intervals, calibrate
 from forecaster.model.predict import forecast
@@ -132,3 +138,21 @@ def test_a_fit_calibrates_on_its_validation_windows_only_when_there_are_enough(v
     frame = forecast(model, candles, as_of)
     assert (frame["yhat_lower"] <= frame["yhat"]).all() and (frame["yhat"] <= frame["yhat_upper"]).all()
     assert source in frame.attrs["calibration"]
+
+
+def test_scale_tables_of_every_basis():
+    rng = np.random.default_rng(6)
+    calm, stormy = rng.normal(0, 0.01, 300), rng.normal(0, 0.05, 100)
+    candles = make_candles(np.concatenate([calm, stormy])).drop(index=[350]).reset_index(drop=True)
+    flat = scale_table(candles, 7, "flat")
+    assert (flat.to_numpy() == 1.0).all() and flat.attrs["basis"] == "flat"
+    for basis in ("volatility", "garch"):
+        table = scale_table(candles, 7, basis)
+        assert table.attrs["basis"] == basis and list(table.columns) == list(range(1, 8))
+        values = table.dropna().to_numpy()
+        assert (values > 0).all() and (np.diff(values, axis=1) > 0).all()  # the sd of a longer move is larger
+        assert table[1].iloc[-1] > 2 * table[1].iloc[290]  # the storm is seen
+    garch = scale_table(candles, 7, "garch")
+    assert garch.loc[candles["ts"].iloc[350]].isna().all()  # the day after the gap has no return
+    short = scale_table(candles.iloc[:100], 7, "garch")  # too few returns to fit: the volatility scales stand in
+    assert short.attrs["basis"].startswith("volatility (") and short.dropna().shape[0] == 99
