@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Feature names a ``ModelConfig`` may ask for; their definitions live in ``features.py``.
-KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "range", "volume_change", "body")
+KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "abs_return", "range", "volume_change", "body")
 
 Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
