@@ -22,30 +22,53 @@ from forecaster.model.intervals import (
     by_horizon,
     calibrate,
 )
-from forecaster.model.volatility import daily_volatility, horizon_scales
+from forecaster.model.scaling import Scaler
+from forecaster.model.volatility import VOLATILITY_FLOOR, daily_volatility, horizon_scales
 
 
-def residual_scales(volatility: pd.Series, days: pd.DatetimeIndex, horizon: int, basis: str) -> np.ndarray:
-    """Scales (N, K) of forecasts made on ``days``: volatility x sqrt(h) (``basis`` "volatility") or 1 ("flat").
+def band_scales(band: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """Scales (N, K) from a quantile head's band (N, K, 2) of cumulative scaled targets: the band's half-width
+    in log-price units (the scaled width times the target's scale: its sd for standard scaling), at least
+    ``VOLATILITY_FLOOR``. A crossed band (upper below lower) counts as width 0, so gets the floor."""
+    half = np.maximum(band[..., 1] - band[..., 0], 0.0) / 2.0 * scaler.scale[-1]
+    return np.maximum(half, VOLATILITY_FLOOR)
 
-    NaN where the volatility of a day is unknown (its residuals drop out).
+
+def residual_scales(
+    volatility: pd.Series, days: pd.DatetimeIndex, horizon: int, basis: str, band: pd.DataFrame | None = None
+) -> np.ndarray:
+    """Scales (N, K) of forecasts made on ``days``: volatility x sqrt(h) (``basis`` "volatility"), 1 ("flat"),
+    or the network's band half-width of that day (``band``: (days, K) from ``band_scales``; "quantile").
+
+    NaN where the volatility (the band) of a day is unknown (its residuals drop out).
     """
     if basis == "flat":
         return np.ones((len(days), horizon))
+    if basis == "quantile":
+        if band is None:
+            raise ValueError("interval basis 'quantile' needs the network's band scales of the days")
+        return band.reindex(days).to_numpy(dtype=float)[:, :horizon]
     vol = volatility.reindex(days).to_numpy(dtype=float)
     return vol[:, None] * np.sqrt(np.arange(1, horizon + 1, dtype=float))[None, :]
 
 
-def forecast_scales(candles: pd.DataFrame, horizon: int, basis: str) -> np.ndarray:
-    """Scales (K,) of a forecast made on the last candle's day."""
+def forecast_scales(candles: pd.DataFrame, horizon: int, basis: str, band: np.ndarray | None = None) -> np.ndarray:
+    """Scales (K,) of a forecast made on the last candle's day (``band``: its ``band_scales`` (K,), basis
+    "quantile")."""
     if basis == "flat":
         return np.ones(horizon)
+    if basis == "quantile":
+        if band is None:
+            raise ValueError("interval basis 'quantile' needs the network's band scales of the forecast")
+        return np.asarray(band, dtype=float)
     return horizon_scales(float(daily_volatility(candles).iloc[-1]), horizon)
 
 
-def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np.ndarray]:
+def history_residuals(
+    window: pd.DataFrame, horizon: int, basis: str, band: pd.DataFrame | None = None
+) -> list[np.ndarray]:
     """Normalised h-day log returns of ``window`` around their median, per horizon: a naive forecast's
-    residuals, the fallback when too few validation windows exist."""
+    residuals, the fallback when too few validation windows exist (``band``: see ``residual_scales``)."""
     calendar = calendar_closes(window)
     days = pd.date_range(window["ts"].iloc[0], periods=len(calendar), freq="D")
     volatility = daily_volatility(window)
@@ -53,7 +76,7 @@ def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np
     sets = []
     for h in range(1, horizon + 1):
         moves = log_close[h:] - log_close[:-h]
-        scale = residual_scales(volatility, days[:-h], h, basis)[:, -1]
+        scale = residual_scales(volatility, days[:-h], h, basis, band)[:, -1]
         normalised = moves / scale
         normalised = normalised[np.isfinite(normalised)]
         sets.append(normalised - np.median(normalised) if normalised.size else normalised)
@@ -61,18 +84,24 @@ def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np
 
 
 def start_up_calibration(
-    log_residuals: np.ndarray, anchor_days: pd.DatetimeIndex, window: pd.DataFrame, level: float, basis: str
+    log_residuals: np.ndarray,
+    anchor_days: pd.DatetimeIndex,
+    window: pd.DataFrame,
+    level: float,
+    basis: str,
+    band: pd.DataFrame | None = None,
 ) -> Calibration:
     """Quantiles from the validation windows' residuals (N, K), or, where a horizon has too few, from the
-    window's history, or none (``Calibration.source`` says which)."""
+    window's history, or none (``Calibration.source`` says which). ``band``: the network's band scales per
+    day of the window (basis "quantile", ``residual_scales``)."""
     horizon = log_residuals.shape[1]
-    scales = residual_scales(daily_volatility(window), anchor_days, horizon, basis)
+    scales = residual_scales(daily_volatility(window), anchor_days, horizon, basis, band)
     try:
         return calibrate(by_horizon(log_residuals / scales), level, "validation")
     except TooFewResiduals:
         pass
     try:
-        return calibrate(history_residuals(window, horizon, basis), level, "history")
+        return calibrate(history_residuals(window, horizon, basis, band), level, "history")
     except TooFewResiduals:
         return NO_INTERVAL
 
@@ -92,7 +121,12 @@ def serving_calibration(
     ``record``: the model's scored forecasts (``as_of``, ``horizon``, ``yhat``, ``yhat_lower``,
     ``yhat_upper``, ``actual``) in target-date order (``results.ledger.track_record``); ``candles``: the
     series up to the new forecast's day.
+
+    Basis "quantile" (the network's own band scales each residual): ``None``, the fit's start-up quantiles;
+    the band of each past day would need the network over the window (not done at serving time yet).
     """
+    if basis == "quantile":
+        return None
     horizon, level = model_cfg.horizon, model_cfg.interval_level
     volatility = daily_volatility(candles)
     own, alphas = [], []
