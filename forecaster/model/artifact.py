@@ -24,9 +24,9 @@ class TrainedModel:
     ``train_start``/``train_end`` bound the training window (``train_end`` is the as-of candle);
     ``last_full_end`` is the as-of of the latest full retrain in this model's lineage (itself
     when ``mode == "full"``). ``interval_lower``/``interval_upper`` are the start-up quantiles per
-    horizon of residuals normalised by ``interval_basis`` ("volatility" or "flat": plain log-price residuals,
-    as in checkpoints from before it existed), calibrated on ``interval_source`` ("validation" or
-    "history"; see ``intervals.py``). Losses are MSE on scaled targets, evaluated
+    horizon of residuals normalised by ``interval_basis`` ("volatility", "quantile": the network's band,
+    or "flat": plain log-price residuals, as in checkpoints from before it existed), calibrated on
+    ``interval_source`` ("validation" or "history"; see ``intervals.py``). Losses are MSE on scaled targets, evaluated
     without dropout on the final weights. ``shrink`` holds one factor in [0, 1] per horizon step
     that multiplies the predicted daily log returns before they become prices (fitted on the
     validation windows when ``model_config.shrink``; empty means no shrinkage).
