@@ -13,7 +13,8 @@ a run cut short still compares every setup on the same days.
 
 Printed, per setup pooled over symbols and seeds, at h1 and h7: MAE / naive's MAE and interval score / naive's
 (Winkler at alpha 0.2: width + 10 x miss; every error and score divided by its actual price before summing, so
-BTC does not drown SOL), the coverage of the 80 % intervals, model's and naive's. Below 1 beats naive.
+BTC does not drown SOL), the coverage of the 80 % intervals, model's and naive's. Below 1 beats naive. Then, at
+h7, coverage and interval score per volatility tercile of the as-of day (calm, normal, stormy).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def run_cell(
     return out.assign(fit_s=fit_s, epochs=model.epochs, source=model.interval_source)
 
 
-def pooled(rows: pd.DataFrame, horizons: tuple[int, ...] = (1, 7)) -> pd.DataFrame:
+def with_scores(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the scale-free error, miss, Winkler score and width of each forecast."""
     rows = rows.assign(
         err=(rows["yhat"] - rows["actual"]).abs() / rows["actual"],
         miss=~rows["actual"].between(rows["yhat_lower"], rows["yhat_upper"]),
@@ -77,6 +79,12 @@ def pooled(rows: pd.DataFrame, horizons: tuple[int, ...] = (1, 7)) -> pd.DataFra
     above = np.maximum(rows["actual"] - rows["yhat_upper"], 0.0)
     rows["score"] = (rows["yhat_upper"] - rows["yhat_lower"] + WINKLER * (below + above)) / rows["actual"]
     rows["width"] = (rows["yhat_upper"] - rows["yhat_lower"]) / rows["actual"]
+    return rows
+
+
+def pooled(rows: pd.DataFrame, horizons: tuple[int, ...] = (1, 7)) -> pd.DataFrame:
+    """Per setup and horizon: the ratios to naive on the same days, and the coverages."""
+    rows = with_scores(rows)
     table = []
     for setup in [s for s in SETUPS if s in set(rows["model"])]:
         for h in horizons:
@@ -97,6 +105,48 @@ def pooled(rows: pd.DataFrame, horizons: tuple[int, ...] = (1, 7)) -> pd.DataFra
     return pd.DataFrame(table)
 
 
+def by_tercile(rows: pd.DataFrame, candles: dict[str, pd.DataFrame], horizon: int = 7) -> pd.DataFrame:
+    """Coverage and interval score / naive per setup and volatility tercile of the as-of day (the trailing
+    30-day realised volatility, split into thirds per symbol), at ``horizon``."""
+    rows = with_scores(rows[rows["horizon"] == horizon])
+    rows["symbol"] = rows["cell"].str.split("|").str[1].str.split("/").str[0]
+    rows["as_of"] = pd.to_datetime(rows["as_of"], utc=True)
+    parts = []
+    for symbol, part in rows.groupby("symbol"):
+        frame = candles[str(symbol)].set_index("ts")["close"].astype(float)
+        vol = np.log(frame).diff().rolling(30).std()
+        days = part["as_of"].map(vol)
+        edges = np.quantile(days.drop_duplicates(), [1 / 3, 2 / 3])
+        parts.append(part.assign(tercile=np.digitize(days, edges)))
+    rows = pd.concat(parts)
+    table = []
+    for setup in [s for s in SETUPS if s in set(rows["model"])]:
+        for tercile, name in enumerate(("calm", "normal", "stormy")):
+            own = rows[(rows["model"] == setup) & (rows["tercile"] == tercile)]
+            naive = rows[(rows["model"] == f"naive@{setup}") & (rows["tercile"] == tercile)]
+            table.append(
+                {
+                    "setup": setup,
+                    "tercile": name,
+                    "n": len(own),
+                    "interval score / naive": own["score"].sum() / naive["score"].sum(),
+                    "coverage": 1.0 - own["miss"].mean(),
+                    "naive coverage": 1.0 - naive["miss"].mean(),
+                    "width / naive": own["width"].sum() / naive["width"].sum(),
+                }
+            )
+    return pd.DataFrame(table)
+
+
+def complete(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the (as-of date, symbol, seed) groups that every setup present has run (a run cut short
+    leaves its last group partial)."""
+    group = rows["cell"].str.rsplit("/", n=1).str[0]
+    setups = rows["model"][~rows["model"].str.startswith("naive@")].nunique()
+    counts = rows.assign(group=group).groupby("group")["cell"].nunique()
+    return rows[group.isin(counts.index[counts == setups])].copy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", default="BTCUSDT,ETHUSDT,SOLUSDT")
@@ -115,9 +165,9 @@ def main() -> None:
     keys = set()
     if not done.empty:
         keys = set(zip(done["cell"].str.split("|").str[0], done["cell"].str.split("|").str[1], strict=True))
+    candles = {symbol: read_pair(args.data / f"{symbol}.csv") for symbol in args.symbols.split(",")}
     if not args.report_only:
         args.rows.parent.mkdir(parents=True, exist_ok=True)
-        candles = {symbol: read_pair(args.data / f"{symbol}.csv") for symbol in args.symbols.split(",")}
         for as_of in pd.date_range(start, end, freq=f"{args.every}D"):
             for symbol, frame in candles.items():
                 for seed in (int(s) for s in args.seeds.split(",")):
@@ -129,9 +179,11 @@ def main() -> None:
                         out.to_csv(args.rows, mode="a", header=not args.rows.exists(), index=False)
                         print(f"{cell}: fit {out['fit_s'].iloc[0]:.1f} s, {out['epochs'].iloc[0]} epochs", flush=True)
         done = pd.read_csv(args.rows)
+    done = complete(done)
     done["horizon"] = done["horizon"].astype(int)
     print(f"{done['cell'].nunique()} fits, {done['as_of'].nunique()} as-of days\n")
     print(markdown_table(pooled(done)))
+    print(f"\nh7 by volatility tercile of the as-of day:\n\n{markdown_table(by_tercile(done, candles))}")
 
 
 if __name__ == "__main__":
