@@ -24,9 +24,9 @@ class TrainedModel:
     ``train_start``/``train_end`` bound the training window (``train_end`` is the as-of candle);
     ``last_full_end`` is the as-of of the latest full retrain in this model's lineage (itself
     when ``mode == "full"``). ``interval_lower``/``interval_upper`` are the start-up quantiles per
-    horizon of residuals normalised by ``interval_basis`` ("volatility" or "flat": plain log-price residuals,
-    as in checkpoints from before it existed), calibrated on ``interval_source`` ("validation" or
-    "history"; see ``intervals.py``). Losses are MSE on scaled targets, evaluated
+    horizon of residuals normalised by ``interval_basis`` ("volatility", "quantile": the network's band,
+    or "flat": plain log-price residuals, as in checkpoints from before it existed), calibrated on
+    ``interval_source`` ("validation" or "history"; see ``intervals.py``). Losses are MSE on scaled targets, evaluated
     without dropout on the final weights. ``shrink`` holds one factor in [0, 1] per horizon step
     that multiplies the predicted daily log returns before they become prices (fitted on the
     validation windows when ``model_config.shrink``; empty means no shrinkage).
@@ -59,13 +59,19 @@ class TrainedModel:
     def network(self) -> BiLSTMGRU:
         """A CPU copy of the network with these weights, in eval mode."""
         cfg = self.model_config
-        net = BiLSTMGRU(len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout)
+        net = BiLSTMGRU(len(cfg.features), cfg.horizon, cfg.lstm_hidden, cfg.gru_hidden, cfg.dropout, cfg.quantile_head)
         net.load_state_dict(self.state_dict)
         return net.eval()
 
 
 def predict_scaled(net: BiLSTMGRU, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
-    """Network outputs (N, K) for scaled inputs (N, L, F), without dropout or gradients.
+    """Point outputs (N, K) for scaled inputs (N, L, F), without dropout or gradients (``predict_outputs``)."""
+    return predict_outputs(net, x, batch_size)[:, : net.horizon]
+
+
+def predict_outputs(net: BiLSTMGRU, x: torch.Tensor, batch_size: int = 128) -> np.ndarray:
+    """All network outputs (N, K or 3K with a quantile head) for scaled inputs (N, L, F), without dropout or
+    gradients.
 
     Chunks of 128 windows: on one CPU thread the fastest size for this network (573 windows of 60
     days: 143 ms, against 160 ms in chunks of 64 and 219 ms in one chunk), with identical outputs.

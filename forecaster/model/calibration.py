@@ -23,21 +23,35 @@ from forecaster.model.intervals import (
     by_horizon,
     calibrate,
 )
-from forecaster.model.volatility import daily_volatility
+from forecaster.model.scaling import Scaler
+from forecaster.model.volatility import VOLATILITY_FLOOR, daily_volatility
 
 
-def scale_table(candles: pd.DataFrame, horizon: int, basis: str) -> pd.DataFrame:
+def band_scales(band: np.ndarray, scaler: Scaler) -> np.ndarray:
+    """Scales (N, K) from a quantile head's band (N, K, 2) of cumulative scaled targets: the band's half-width
+    in log-price units (the scaled width times the target's scale: its sd for standard scaling), at least
+    ``VOLATILITY_FLOOR``. A crossed band (upper below lower) counts as width 0, so gets the floor."""
+    half = np.maximum(band[..., 1] - band[..., 0], 0.0) / 2.0 * scaler.scale[-1]
+    return np.maximum(half, VOLATILITY_FLOOR)
+
+
+def scale_table(candles: pd.DataFrame, horizon: int, basis: str, band: pd.DataFrame | None = None) -> pd.DataFrame:
     """The scale ``s_h`` of a forecast made on each candle's day (rows: ``ts``; columns: h = 1..``horizon``).
 
     ``volatility``: the day's EWMA volatility x sqrt(h); ``garch``: the sd of the h-day log return ahead under a
     GARCH(1,1)-t fitted on the candles' daily returns (``garch.horizon_sd_table``; consecutive days only, a day
-    after a gap has none); ``flat``: 1. NaN where a day has no scale (its residuals drop out). When the GARCH
+    after a gap has none); ``quantile``: the network's band half-width of that day (``band``: (days, K) from
+    ``band_scales``); ``flat``: 1. NaN where a day has no scale (its residuals drop out). When the GARCH
     fit fails, the volatility scales stand in; ``attrs["basis"]`` says which basis the table holds.
     """
     columns = range(1, horizon + 1)
     index = pd.DatetimeIndex(candles["ts"])
     if basis == "flat":
         table = pd.DataFrame(1.0, index=index, columns=columns)
+    elif basis == "quantile":
+        if band is None:
+            raise ValueError("interval basis 'quantile' needs the network's band scales of the days")
+        table = pd.DataFrame(band.reindex(index).to_numpy(dtype=float)[:, :horizon], index=index, columns=columns)
     elif basis == "garch":
         consecutive = (candles["ts"].diff() == pd.Timedelta(days=1)).to_numpy()
         returns = np.log(candles["close"].astype(float)).diff().to_numpy()
@@ -63,17 +77,24 @@ def residual_scales(table: pd.DataFrame, days: pd.DatetimeIndex) -> np.ndarray:
     return table.reindex(days).to_numpy(dtype=float)
 
 
-def forecast_scales(candles: pd.DataFrame, horizon: int, basis: str) -> np.ndarray:
-    """Scales (K,) of a forecast made on the last candle's day."""
+def forecast_scales(candles: pd.DataFrame, horizon: int, basis: str, band: np.ndarray | None = None) -> np.ndarray:
+    """Scales (K,) of a forecast made on the last candle's day (``band``: its ``band_scales`` (K,), basis
+    "quantile")."""
+    if basis == "quantile":
+        if band is None:
+            raise ValueError("interval basis 'quantile' needs the network's band scales of the forecast")
+        return np.asarray(band, dtype=float)
     return scale_table(candles, horizon, basis).iloc[-1].to_numpy(dtype=float)
 
 
-def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np.ndarray]:
+def history_residuals(
+    window: pd.DataFrame, horizon: int, basis: str, band: pd.DataFrame | None = None
+) -> list[np.ndarray]:
     """Normalised h-day log returns of ``window`` around their median, per horizon: a naive forecast's
-    residuals, the fallback when too few validation windows exist."""
+    residuals, the fallback when too few validation windows exist (``band``: see ``scale_table``)."""
     calendar = calendar_closes(window)
     days = pd.date_range(window["ts"].iloc[0], periods=len(calendar), freq="D")
-    table = scale_table(window, horizon, basis)
+    table = scale_table(window, horizon, basis, band)
     log_close = np.log(calendar)
     sets = []
     for h in range(1, horizon + 1):
@@ -86,18 +107,24 @@ def history_residuals(window: pd.DataFrame, horizon: int, basis: str) -> list[np
 
 
 def start_up_calibration(
-    log_residuals: np.ndarray, anchor_days: pd.DatetimeIndex, window: pd.DataFrame, level: float, basis: str
+    log_residuals: np.ndarray,
+    anchor_days: pd.DatetimeIndex,
+    window: pd.DataFrame,
+    level: float,
+    basis: str,
+    band: pd.DataFrame | None = None,
 ) -> Calibration:
     """Quantiles from the validation windows' residuals (N, K), or, where a horizon has too few, from the
-    window's history, or none (``Calibration.source`` says which)."""
+    window's history, or none (``Calibration.source`` says which). ``band``: the network's band scales per
+    day of the window (basis "quantile", ``residual_scales``)."""
     horizon = log_residuals.shape[1]
-    scales = residual_scales(scale_table(window, horizon, basis), anchor_days)
+    scales = residual_scales(scale_table(window, horizon, basis, band), anchor_days)
     try:
         return calibrate(by_horizon(log_residuals / scales), level, "validation")
     except TooFewResiduals:
         pass
     try:
-        return calibrate(history_residuals(window, horizon, basis), level, "history")
+        return calibrate(history_residuals(window, horizon, basis, band), level, "history")
     except TooFewResiduals:
         return NO_INTERVAL
 
@@ -117,7 +144,12 @@ def serving_calibration(
     ``record``: the model's scored forecasts (``as_of``, ``horizon``, ``yhat``, ``yhat_lower``,
     ``yhat_upper``, ``actual``) in target-date order (``results.ledger.track_record``); ``candles``: the
     series up to the new forecast's day.
+
+    Basis "quantile" (the network's own band scales each residual): ``None``, the fit's start-up quantiles;
+    the band of each past day would need the network over the window (not done at serving time yet).
     """
+    if basis == "quantile":
+        return None
     horizon, level = model_cfg.horizon, model_cfg.interval_level
     window = cut_window(candles, candles["ts"].iloc[-1], window_days)
     table = scale_table(window, horizon, basis)

@@ -7,13 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: Feature names a ``ModelConfig`` may ask for; their definitions live in ``features.py``.
-KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "range", "volume_change", "body")
+KNOWN_FEATURES: tuple[str, ...] = ("close", "log_return", "abs_return", "range", "volume_change", "body")
 
 Target = Literal["log_return", "close"]
 Scaling = Literal["standard", "minmax"]
 Loss = Literal["mse", "huber", "l1"]
 Precision = Literal["auto", "float32", "bfloat16"]
-IntervalScale = Literal["volatility", "garch", "flat"]
+IntervalScale = Literal["volatility", "garch", "flat", "quantile"]
 IntervalResiduals = Literal["history", "track_record"]
 
 
@@ -42,7 +42,17 @@ class ModelConfig(BaseModel):
             "Scale of the residuals that calibrate the intervals: 'volatility' divides each by the day's EWMA "
             "volatility x sqrt(h), so intervals widen in storms and narrow in calms; 'garch' by the h-day sd "
             "of a GARCH(1,1)-t fitted on the window, which also reverts to the long-run level over the horizon; "
-            "'flat' leaves them as they are (docs/model.md, 'Intervals')."
+            "'flat' leaves them as they are; 'quantile' divides each by the half-width of the network's own "
+            "predicted quantile band (needs quantile_head; docs/model.md, 'Intervals' and 'Quantile head and "
+            "volatility inputs')."
+        ),
+    )
+    quantile_head: bool = Field(
+        default=False,
+        description=(
+            "The dense head also predicts, per horizon h, the (1 - interval_level)/2 and (1 + interval_level)/2 "
+            "quantiles of the cumulative scaled target (the sum of the first h scaled daily log returns), trained "
+            "with the pinball loss added to the point loss; off: the point head alone, as before."
         ),
     )
     interval_residuals: IntervalResiduals = Field(
@@ -85,6 +95,14 @@ class ModelConfig(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError(f"features repeat a name: {list(value)}")
         return value
+
+    @model_validator(mode="after")
+    def _quantile_scale_needs_head(self) -> ModelConfig:
+        if self.interval_scale == "quantile" and not self.quantile_head:
+            raise ValueError("interval_scale 'quantile' needs quantile_head=True (the band it scales by)")
+        if self.quantile_head and self.target != "log_return":
+            raise ValueError("quantile_head needs target 'log_return' (its band is of cumulative log returns)")
+        return self
 
 
 class TrainConfig(BaseModel):

@@ -2,7 +2,7 @@
 
 A candle frame has columns ``ts`` (tz-aware UTC open time, daily), ``open, high, low, close,
 volume``, sorted ascending. Real data has missing days: ``split_contiguous`` cuts the series at
-every gap, and features that compare a day with the day before (``log_return``,
+every gap, and features that compare a day with the day before (``log_return``, ``abs_return``,
 ``volume_change``) are computed inside a segment only, so no value ever spans a gap. The first
 row of each segment has no predecessor and is dropped from every feature frame, whatever the
 features, so that training and inference always agree on which rows exist.
@@ -29,6 +29,10 @@ def _log_return(c: pd.DataFrame) -> pd.Series:
     return np.log(c["close"] / c["close"].shift(1))
 
 
+def _abs_return(c: pd.DataFrame) -> pd.Series:
+    return _log_return(c).abs()
+
+
 def _range(c: pd.DataFrame) -> pd.Series:
     return np.log(c["high"] / c["low"])
 
@@ -45,6 +49,7 @@ def _body(c: pd.DataFrame) -> pd.Series:
 FEATURES: dict[str, Callable[[pd.DataFrame], pd.Series]] = {
     "close": _close,
     "log_return": _log_return,
+    "abs_return": _abs_return,
     "range": _range,
     "volume_change": _volume_change,
     "body": _body,

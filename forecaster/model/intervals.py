@@ -2,8 +2,9 @@
 
 A residual ``log(actual) - log(yhat)`` of a forecast made on day t for horizon h is *normalised* by the
 scale ``s_h(t)``: ``volatility(t) * sqrt(h)`` (``volatility.py``) when the model's ``interval_scale`` is
-``"volatility"``, 1 when it is ``"flat"``. A calibration set of normalised residuals gives, per horizon, a
-lower and an upper quantile; the interval of a new forecast is ``[yhat * exp(s_h * q_lo[h]),
+``"volatility"``, 1 when it is ``"flat"``, the half-width of the network's own quantile band in log-price
+units when it is ``"quantile"`` (``calibration.band_scales``). A calibration set of normalised residuals
+gives, per horizon, a lower and an upper quantile; the interval of a new forecast is ``[yhat * exp(s_h * q_lo[h]),
 yhat * exp(s_h * q_hi[h])]``.
 
 Invariants, whatever the calibration set: ``q_lo <= 0 <= q_hi`` (so ``yhat_lower <= yhat <= yhat_upper``),

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from forecaster.model.artifact import TrainedModel, predict_prices
-from forecaster.model.calibration import forecast_scales
+from forecaster.model.artifact import TrainedModel, outputs_to_prices, predict_outputs
+from forecaster.model.calibration import band_scales, forecast_scales
 from forecaster.model.features import ONE_DAY, check_as_of, check_candles, feature_frame
 from forecaster.model.intervals import Calibration, apply_intervals
+from forecaster.model.network import split_outputs
 
 FORECAST_COLUMNS: tuple[str, ...] = ("horizon", "target_ts", "yhat", "yhat_lower", "yhat_upper")
 
@@ -71,7 +72,8 @@ def forecast(
     scaled = scaler.transform(frame[[*cfg.features, "target"]].to_numpy())[:, :-1]
     x = torch.tensor(scaled[None, :, :], dtype=torch.float32)  # (1, L, F)
     anchor = np.array([frame["close"].iloc[-1]], dtype=float)
-    yhat = predict_prices(model.network(), x, anchor, scaler, cfg.target, model.shrink)[0]
+    point, band = split_outputs(torch.from_numpy(predict_outputs(model.network(), x)), cfg.horizon)
+    yhat = outputs_to_prices(point.numpy(), anchor, scaler, cfg.target, model.shrink)[0]
     if calibration is None:
         quantiles = (model.interval_lower, model.interval_upper)
         note = (
@@ -81,7 +83,8 @@ def forecast(
         )
     else:
         quantiles, note = (calibration.lower, calibration.upper), calibration.note()
-    scales = forecast_scales(candles.loc[candles["ts"] <= as_of], cfg.horizon, model.interval_basis)
+    band_scale = None if band is None else band_scales(band.numpy(), scaler)[0]
+    scales = forecast_scales(candles.loc[candles["ts"] <= as_of], cfg.horizon, model.interval_basis, band_scale)
     lower, upper = apply_intervals(yhat, scales, *quantiles)
     horizons = np.arange(1, cfg.horizon + 1)
     result = pd.DataFrame(

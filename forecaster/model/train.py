@@ -24,16 +24,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import EarlyStopping
 
-from forecaster.model.artifact import Mode, TrainedModel, outputs_to_prices, predict_scaled
-from forecaster.model.calibration import start_up_calibration
+from forecaster.model.artifact import Mode, TrainedModel, outputs_to_prices, predict_outputs
+from forecaster.model.calibration import band_scales, start_up_calibration
 from forecaster.model.config import ModelConfig, TrainConfig
 from forecaster.model.data import CandleDataModule, Windows, cut_window
 from forecaster.model.features import check_as_of
 from forecaster.model.losses import mse_loss, scaled_mse
 from forecaster.model.module import EpochTracker, ForecastModule
-from forecaster.model.network import BiLSTMGRU
+from forecaster.model.network import BiLSTMGRU, split_outputs
 from forecaster.model.recurrent import uses_bf16
 from forecaster.model.scaling import Scaler
 from forecaster.model.shrink import shrink_factors
@@ -95,6 +96,8 @@ def train(
         train_cfg.learning_rate,
         train_cfg.loss,
         bf16=uses_bf16(train_cfg.precision),
+        quantile_head=model_cfg.quantile_head,
+        interval_level=model_cfg.interval_level,
     )
     if parent is not None:
         module.net.load_state_dict(parent.state_dict)
@@ -104,12 +107,18 @@ def train(
 
     state = {name: value.detach().cpu().clone() for name, value in module.net.state_dict().items()}
     net = BiLSTMGRU(
-        len(model_cfg.features), model_cfg.horizon, model_cfg.lstm_hidden, model_cfg.gru_hidden, model_cfg.dropout
+        len(model_cfg.features),
+        model_cfg.horizon,
+        model_cfg.lstm_hidden,
+        model_cfg.gru_hidden,
+        model_cfg.dropout,
+        model_cfg.quantile_head,
     )
     net.load_state_dict(state)
     assert data.scaler is not None and data.train_windows is not None and data.val_windows is not None
     assert data.window_start is not None
-    val_scaled = predict_scaled(net, data.val_windows.x)  # one pass serves the val loss, shrinkage and intervals
+    val_outputs = predict_outputs(net, data.val_windows.x)  # one pass serves the val loss, shrinkage and intervals
+    val_scaled = val_outputs[:, : model_cfg.horizon]
     shrinks = model_cfg.shrink and model_cfg.target == "log_return"
     shrink = validation_shrink(val_scaled, data.val_windows, data.scaler) if shrinks else ()
     calibration = start_up_calibration(
@@ -118,6 +127,9 @@ def train(
         cut_window(candles, as_of, train_cfg.window_days),
         model_cfg.interval_level,
         model_cfg.interval_scale,
+        _band_by_day(net, data.train_windows, data.val_windows, val_outputs, data.scaler)
+        if model_cfg.interval_scale == "quantile"
+        else None,
     )
     train_loss = mse_loss(net, data.train_windows.x, data.train_windows.y)
     val_loss = scaled_mse(val_scaled, data.val_windows.y)
@@ -147,6 +159,19 @@ def train(
         interval_source=calibration.source,
         interval_basis=model_cfg.interval_scale,
     )
+
+
+def _band_by_day(
+    net: BiLSTMGRU, train_windows: Windows, val_windows: Windows, val_outputs: np.ndarray, scaler: Scaler
+) -> pd.DataFrame:
+    """The network's band scales (``band_scales``) for every window of the fit, indexed by its anchor day
+    (UTC): the validation windows' from ``val_outputs``, the training windows' from one batched pass."""
+    outputs = np.concatenate([predict_outputs(net, train_windows.x), val_outputs])
+    anchors = np.concatenate([train_windows.anchor_ts, val_windows.anchor_ts])
+    _, band = split_outputs(torch.from_numpy(outputs), net.horizon)
+    assert band is not None
+    frame = pd.DataFrame(band_scales(band.numpy(), scaler), index=pd.DatetimeIndex(anchors).tz_localize("UTC"))
+    return frame[~frame.index.duplicated(keep="last")]
 
 
 def validation_shrink(scaled: np.ndarray, windows: Windows, scaler: Scaler) -> tuple[float, ...]:

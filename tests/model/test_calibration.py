@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forecaster.model.calibration import (
+    band_scales,
     forecast_scales,
     history_residuals,
     scale_table,
@@ -18,6 +19,7 @@ from forecaster.model.calibration import (
 from forecaster.model.config import ModelConfig
 from forecaster.model.intervals import MIN_LEDGER, apply_intervals, calibrate
 from forecaster.model.predict import forecast
+from forecaster.model.scaling import Scaler
 from forecaster.model.train import seed_everything, train
 from forecaster.model.volatility import VOLATILITY_FLOOR, daily_volatility
 from tests.support.candles import make_candles
@@ -156,3 +158,21 @@ def test_scale_tables_of_every_basis():
     assert garch.loc[candles["ts"].iloc[350]].isna().all()  # the day after the gap has no return
     short = scale_table(candles.iloc[:100], 7, "garch")  # too few returns to fit: the volatility scales stand in
     assert short.attrs["basis"].startswith("volatility (") and short.dropna().shape[0] == 99
+
+
+def test_band_scales_are_half_widths_in_log_price_floored() -> None:
+    scaler = Scaler("standard", (0.0, 0.001), (1.0, 0.03))  # the target's sd: 0.03
+    band = np.array([[[-1.0, 1.0], [-2.0, 2.0], [1.0, 0.5]]])  # (N, K, 2); h3 crossed
+    np.testing.assert_allclose(band_scales(band, scaler), [[0.03, 0.06, VOLATILITY_FLOOR]])
+
+
+def test_quantile_basis_with_a_unit_band_is_the_flat_basis() -> None:
+    window = make_candles(np.random.default_rng(4).normal(0, 0.03, 200))
+    band = pd.DataFrame(np.ones((200, 3)), index=pd.DatetimeIndex(window["ts"]))
+    for got, want in zip(
+        history_residuals(window, 3, "quantile", band), history_residuals(window, 3, "flat"), strict=True
+    ):
+        np.testing.assert_allclose(got, want)
+    with pytest.raises(ValueError, match="band"):
+        history_residuals(window, 3, "quantile")
+    assert serving_calibration(pd.DataFrame(), window, ModelConfig(), "quantile", 730) is None

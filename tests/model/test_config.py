@@ -28,3 +28,15 @@ def test_configs_are_frozen_and_strict() -> None:
         ModelConfig(lookbak=5)  # type: ignore[call-arg]
     with pytest.raises(ValidationError, match="val_days"):
         TrainConfig(window_days=100, val_days=100)
+
+
+def test_quantile_scale_needs_the_quantile_head() -> None:
+    assert ModelConfig().quantile_head is False and ModelConfig().interval_scale == "volatility"
+    with pytest.raises(ValidationError, match="quantile_head"):
+        ModelConfig(interval_scale="quantile")
+    with pytest.raises(ValidationError, match="target 'log_return'"):
+        ModelConfig(quantile_head=True, target="close")
+    cfg = ModelConfig(quantile_head=True, interval_scale="quantile")
+    assert cfg.quantile_head and cfg.interval_scale == "quantile"
+    assert ModelConfig(quantile_head=True).interval_scale == "volatility"  # the head alone keeps the default scale
+    assert "abs_return" in KNOWN_FEATURES and ModelConfig(features=("log_return", "abs_return", "range"))

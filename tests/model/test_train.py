@@ -126,3 +126,18 @@ def test_forecast_needs_recent_contiguous_days(
         forecast(tiny_model, candles[candles["ts"] < as_of], as_of)
     with pytest.raises(ValueError, match="naive"):
         forecast(tiny_model, candles, as_of.tz_localize(None))
+
+
+def test_quantile_head_forecasts_contain_the_point(candles: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    cfg = TINY_MODEL.model_copy(update={"quantile_head": True, "interval_scale": "quantile"})
+    seed_everything(3)
+    model = train(candles, as_of, cfg, TINY_TRAIN)
+    # the tiny 20-day validation tail leaves fewer than 30 windows: the history residuals calibrate, each divided
+    # by the network's band on its day (one batched pass over the fit's windows)
+    assert model.interval_basis == "quantile" and model.interval_source == "history"
+    assert model.state_dict["head.weight"].shape == (3 * cfg.horizon, cfg.gru_hidden)
+    for day in pd.date_range(as_of, periods=5, freq="D"):
+        result = forecast(model, candles, day)
+        assert np.isfinite(result[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()).all()
+        assert (result["yhat_lower"] <= result["yhat"]).all() and (result["yhat"] <= result["yhat_upper"]).all()
+        assert (result["yhat_upper"] - result["yhat_lower"]).diff().dropna().ge(-1e-9).all()  # never narrows in h

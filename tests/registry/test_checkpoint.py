@@ -1,13 +1,21 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
 
-from forecaster.model import TrainedModel, forecast
-from forecaster.registry.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from forecaster.model import TrainedModel, forecast, seed_everything, train
+from forecaster.registry.checkpoint import (
+    CheckpointError,
+    checkpoint_bytes,
+    load_checkpoint,
+    model_from_bytes,
+    save_checkpoint,
+)
+from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 
 def test_round_trip_gives_identical_predictions(
@@ -53,3 +61,25 @@ def test_missing_and_foreign_files(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(3)}, foreign)
     with pytest.raises(CheckpointError, match="not a forecaster model checkpoint"):
         load_checkpoint(foreign)
+
+
+def test_checkpoint_without_quantile_keys_still_loads(
+    tiny_model: TrainedModel, candles: pd.DataFrame, as_of: pd.Timestamp
+) -> None:
+    """A checkpoint of before the quantile head: its model_config has no ``quantile_head``."""
+    payload = torch.load(io.BytesIO(checkpoint_bytes(tiny_model)), weights_only=True)
+    del payload["model_config"]["quantile_head"]
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    loaded = model_from_bytes(buffer.getvalue(), source="old")
+    assert loaded.model_config.quantile_head is False and loaded.model_config == tiny_model.model_config
+    pd.testing.assert_frame_equal(forecast(loaded, candles, as_of), forecast(tiny_model, candles, as_of))
+
+
+def test_quantile_model_round_trip(tmp_path: Path, candles: pd.DataFrame, as_of: pd.Timestamp) -> None:
+    cfg = TINY_MODEL.model_copy(update={"quantile_head": True, "interval_scale": "quantile"})
+    seed_everything(5)
+    model = train(candles, as_of, cfg, TINY_TRAIN)
+    loaded = load_checkpoint(tmp_path / "q.pt", save_checkpoint(model, tmp_path / "q.pt"))
+    assert loaded.model_config.quantile_head and loaded.interval_basis == "quantile"
+    pd.testing.assert_frame_equal(forecast(loaded, candles, as_of), forecast(model, candles, as_of))
