@@ -136,7 +136,7 @@ def test_a_fit_calibrates_on_its_validation_windows_only_when_there_are_enough(v
     as_of = candles["ts"].iloc[-1]
     seed_everything(3)
     model = train(candles, as_of, TINY_MODEL, TINY_TRAIN.model_copy(update={"val_days": val_days}))
-    assert model.interval_source == source and model.interval_basis == "volatility"
+    assert model.interval_source == source and model.interval_basis == "flat"
     frame = forecast(model, candles, as_of)
     assert (frame["yhat_lower"] <= frame["yhat"]).all() and (frame["yhat"] <= frame["yhat_upper"]).all()
     assert source in frame.attrs["calibration"]

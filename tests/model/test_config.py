@@ -31,12 +31,12 @@ def test_configs_are_frozen_and_strict() -> None:
 
 
 def test_quantile_scale_needs_the_quantile_head() -> None:
-    assert ModelConfig().quantile_head is False and ModelConfig().interval_scale == "volatility"
+    assert ModelConfig().quantile_head is False and ModelConfig().interval_scale == "flat"
     with pytest.raises(ValidationError, match="quantile_head"):
         ModelConfig(interval_scale="quantile")
     with pytest.raises(ValidationError, match="target 'log_return'"):
         ModelConfig(quantile_head=True, target="close")
     cfg = ModelConfig(quantile_head=True, interval_scale="quantile")
     assert cfg.quantile_head and cfg.interval_scale == "quantile"
-    assert ModelConfig(quantile_head=True).interval_scale == "volatility"  # the head alone keeps the default scale
+    assert ModelConfig(quantile_head=True).interval_scale == "flat"  # the head alone keeps the default scale
     assert "abs_return" in KNOWN_FEATURES and ModelConfig(features=("log_return", "abs_return", "range"))
