@@ -29,16 +29,18 @@ def test_choose_mode_rules(tiny_model: TrainedModel) -> None:
 
 
 def test_parent_val_loss_matches_recorded_at_its_own_as_of(candles: pd.DataFrame, as_of: pd.Timestamp) -> None:
-    # the recorded loss is the weights' before the tail epochs; without them the served weights are those
+    # without tail epochs (the default) the served weights are those whose validation loss is recorded
     seed_everything(7)
-    model = train(candles, as_of, TINY_MODEL, TINY_TRAIN.model_copy(update={"tail_epochs": 0}))
+    model = train(candles, as_of, TINY_MODEL, TINY_TRAIN)
+    assert TINY_TRAIN.tail_epochs == 0
     assert parent_val_loss(model, candles, model.train_end) == pytest.approx(model.val_loss, rel=1e-5)
     assert parent_val_loss(model, candles, model.train_end + 10 * DAY) > 0
 
 
 def test_the_tail_epochs_train_the_served_weights_through_the_as_of_day(
-    tiny_model: TrainedModel, candles: pd.DataFrame
+    candles: pd.DataFrame, as_of: pd.Timestamp
 ) -> None:
     # the served weights have trained on the validation tail: their loss there is below the recorded one
-    assert tiny_model.train_config.tail_epochs == 1
-    assert parent_val_loss(tiny_model, candles, tiny_model.train_end) < tiny_model.val_loss
+    seed_everything(7)
+    model = train(candles, as_of, TINY_MODEL, TINY_TRAIN.model_copy(update={"tail_epochs": 2}))
+    assert parent_val_loss(model, candles, model.train_end) < model.val_loss
