@@ -7,7 +7,10 @@ the tiny configuration is ``tests.support.tiny.TINY_JOB``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,9 +20,19 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 for _name in [name for name in os.environ if name.startswith("FORECASTER_") and name != "FORECASTER_TEST_POSTGRES_URL"]:
     del os.environ[_name]  # tests never read the developer's own database or exchange settings
+# Nor the developer's Prefect: no PREFECT_API_URL or profile of theirs reaches a flow or a console command run by a
+# test, and each test process (each pytest-xdist worker) has a Prefect home of its own, for the ephemeral server's
+# database of the commands it runs, result storage and the block memo; its session server is ``prefect_server``.
+for _name in [name for name in os.environ if name.startswith("PREFECT_")]:
+    del os.environ[_name]
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="forecaster-tests-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# A console command that runs a flow starts Prefect's ephemeral server; with a test process on each core the 20 s
+# Prefect allows it by default can run out (the session server gets 120 s too, ``prefect_server``).
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["FORECASTER_TASK_RETRY_DELAY_S"] = "0.2"  # Prefect step retries: seconds, not minutes, in tests
 # Flows run without the per-exchange concurrency limit (one less round trip to the server per ingest), but in the
 # one test that checks it (tests/flows/test_daily.py).
