@@ -60,6 +60,16 @@ from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
 set_torch_threads(1)  # the test process's entry point, as the command and the flows set it (FORECASTER_TORCH_THREADS)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``, or not installed) the ``-n`` and ``--dist`` of ``addopts`` still
+    parse, and mean nothing: the tests run in this one process."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist is not loaded: the tests run in this process")
+    group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored without pytest-xdist")
+    group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A flow run on PostgreSQL is ``slow``: the same test on SQLite keeps the flows in the fast subset.
 
