@@ -1,5 +1,5 @@
-"""Shared fixtures: the one Prefect server, real databases (SQLite, and PostgreSQL where it runs), generated
-candles, and tiny trained models.
+"""Shared fixtures: the Prefect server of the test process, real databases (SQLite, and PostgreSQL where it runs),
+generated candles, and tiny trained models.
 
 Plain helpers live in ``tests/support/`` (candles, the tiny configuration, the console command, row counts);
 the tiny configuration is ``tests.support.tiny.TINY_JOB``.
@@ -82,7 +82,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """The one Prefect server of the test run (a temporary local one), for every test that runs a flow.
+    """The Prefect server of this test process (a temporary local one, on a free port with a database of its own:
+    each pytest-xdist worker has one), for every test that runs a flow.
 
     Started by the first test that asks for it, stopped at the end of the run.
     """
@@ -169,7 +170,8 @@ def filled(
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to the newest schema."""
+    """A fresh PostgreSQL database for this test session (each pytest-xdist worker's own), migrated to the newest
+    schema."""
     reason = postgres_reason()
     if reason:
         pytest.skip(reason)
