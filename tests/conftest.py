@@ -1,5 +1,5 @@
-"""Shared fixtures: the one Prefect server, real databases (SQLite, and PostgreSQL where it runs), generated
-candles, and tiny trained models.
+"""Shared fixtures: the Prefect server of the test process, real databases (SQLite, and PostgreSQL where it runs),
+generated candles, and tiny trained models.
 
 Plain helpers live in ``tests/support/`` (candles, the tiny configuration, the console command, row counts);
 the tiny configuration is ``tests.support.tiny.TINY_JOB``.
@@ -7,7 +7,10 @@ the tiny configuration is ``tests.support.tiny.TINY_JOB``.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,9 +20,19 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 for _name in [name for name in os.environ if name.startswith("FORECASTER_") and name != "FORECASTER_TEST_POSTGRES_URL"]:
     del os.environ[_name]  # tests never read the developer's own database or exchange settings
+# Nor the developer's Prefect: no PREFECT_API_URL or profile of theirs reaches a flow or a console command run by a
+# test, and each test process (each pytest-xdist worker) has a Prefect home of its own, for the ephemeral server's
+# database of the commands it runs, result storage and the block memo; its session server is ``prefect_server``.
+for _name in [name for name in os.environ if name.startswith("PREFECT_")]:
+    del os.environ[_name]
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="forecaster-tests-prefect-")
+atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# A console command that runs a flow starts Prefect's ephemeral server; with a test process on each core the 20 s
+# Prefect allows it by default can run out (the session server gets 120 s too, ``prefect_server``).
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
 os.environ["FORECASTER_TASK_RETRY_DELAY_S"] = "0.2"  # Prefect step retries: seconds, not minutes, in tests
 # Flows run without the per-exchange concurrency limit (one less round trip to the server per ingest), but in the
 # one test that checks it (tests/flows/test_daily.py).
@@ -47,6 +60,16 @@ from tests.support.tiny import TINY_JOB, TINY_MODEL, TINY_TRAIN  # noqa: E402
 set_torch_threads(1)  # the test process's entry point, as the command and the flows set it (FORECASTER_TORCH_THREADS)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (``-p no:xdist``, or not installed) the ``-n`` and ``--dist`` of ``addopts`` still
+    parse, and mean nothing: the tests run in this one process."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist is not loaded: the tests run in this process")
+    group._addoption("-n", "--numprocesses", dest="numprocesses", help="ignored without pytest-xdist")
+    group.addoption("--dist", dest="dist", default="no", help="ignored without pytest-xdist")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A flow run on PostgreSQL is ``slow``: the same test on SQLite keeps the flows in the fast subset.
 
@@ -59,7 +82,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def prefect_server() -> Iterator[None]:
-    """The one Prefect server of the test run (a temporary local one), for every test that runs a flow.
+    """The Prefect server of this test process (a temporary local one, on a free port with a database of its own:
+    each pytest-xdist worker has one), for every test that runs a flow.
 
     Started by the first test that asks for it, stopped at the end of the run.
     """
@@ -146,7 +170,8 @@ def filled(
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated to the newest schema."""
+    """A fresh PostgreSQL database for this test session (each pytest-xdist worker's own), migrated to the newest
+    schema."""
     reason = postgres_reason()
     if reason:
         pytest.skip(reason)

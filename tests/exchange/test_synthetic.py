@@ -71,10 +71,11 @@ def test_regimes_fat_tails_and_volume(demo: dict[str, pd.DataFrame]) -> None:
 
 
 def test_generation_is_fast() -> None:
-    started = time.perf_counter()
+    # this process's CPU time, not the wall clock: other tests running beside it (pytest-xdist) do not count
+    started = time.process_time()
     for symbol in DEMO_SYMBOLS:
         synthetic_candles(symbol, EPOCH, "2026-03-31")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_demo_exchange_serves_every_symbol_up_to_the_clock() -> None:
