@@ -169,7 +169,8 @@ def with_default_intervals(frame: pd.DataFrame, folders: list[Path]) -> pd.DataF
     model = frame["model"] == "bilstm_gru"
     keys = pd.MultiIndex.from_frame(frame.loc[model, ["run", "as_of_date", "horizon"]])
     frame.loc[model, "interval_score"] = new["interval_score"].reindex(keys).to_numpy()
-    frame.loc[model, "inside_interval"] = new["inside"].reindex(keys).to_numpy()
+    frame["inside_interval"] = frame["inside_interval"].astype(float)
+    frame.loc[model, "inside_interval"] = new["inside"].reindex(keys).to_numpy(dtype=float)
     return frame
 
 

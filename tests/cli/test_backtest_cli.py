@@ -10,8 +10,11 @@ from typer.testing import CliRunner
 from forecaster.cli.backtest import register
 from forecaster.db.engine import make_engine, session_factory
 from forecaster.db.migrate import upgrade
+from forecaster.model.baselines import baseline_names
 from tests.support.populate import BTC, candles_of, populate
 from tests.support.tiny import TINY_JOB
+
+MODELS = ("bilstm_gru", *baseline_names())  # every model of a forecast set
 
 
 def test_backtest_prints_the_calibration_and_writes_its_files(btc, eth, tmp_path, monkeypatch):
@@ -51,4 +54,4 @@ def test_backtest_prints_the_calibration_and_writes_its_files(btc, eth, tmp_path
     ]
     assert "pinball_loss_vs_naive" in pd.read_csv(folder / f"{stem}.csv").columns
     calibration = pd.read_csv(folder / f"{stem}_calibration.csv")
-    assert set(calibration["model"]) == {"bilstm_gru", "naive", "drift", "moving_average"}
+    assert set(calibration["model"]) == set(MODELS)

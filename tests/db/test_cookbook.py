@@ -15,7 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
+from forecaster.model.baselines import baseline_names
 from tests.support.populate import BTC, ETH, HORIZON, MODEL_LEVEL, Populated
+
+MODELS = ("bilstm_gru", *baseline_names())  # every model of a forecast set
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = (ROOT / "docs" / "sql.md", ROOT / "README.md")
@@ -123,7 +126,7 @@ def test_the_pinball_answers(populated):
         (row["symbol"], row["model"], row["horizon"]): (row["mean_interval_score"], row["interval_level"])
         for row in run(populated, "SELECT * FROM forecast_accuracy_rolling WHERE window_days = 30")
     }
-    assert len(rolling) == len(scores) == 2 * 4 * HORIZON
+    assert len(rolling) == len(scores) == 2 * len(MODELS) * HORIZON
     for row in rolling:  # a constant level: the mean pinball loss is alpha/4 times the mean interval score
         score, level = scores[(row["symbol"], row["model"], row["horizon"])]
         assert float(row["mean_pinball_loss"]) == pytest.approx((1 - level) / 4 * score, rel=1e-9)

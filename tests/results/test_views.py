@@ -9,6 +9,9 @@ import pytest
 from sqlalchemy import select, text
 
 from forecaster.db.models import Forecast, ForecastEvaluation
+from forecaster.model.baselines import baseline_names
+
+MODELS = ("bilstm_gru", *baseline_names())  # every model of a forecast set
 
 
 def test_views_match_hand_computed_aggregates(filled):
@@ -41,7 +44,7 @@ def test_views_match_hand_computed_aggregates(filled):
         assert got["mape_pct"] == pytest.approx(100 * group["ape"].mean())
         assert got["mae_vs_naive"] == pytest.approx(paired["abs_error"].mean() / paired["abs_error_naive"].mean())
         assert got["coverage"] == pytest.approx(group["inside_interval"].astype(float).mean())
-    assert len(latest) == 4 * 3
+    assert len(latest) == len(MODELS) * 3
     assert set(pd.to_datetime(latest["as_of"], utc=True)) == {pd.Timestamp(filled.as_of)}
 
     # with enough scored pairs, the newest model forecasts carry the naive gate
