@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks.interval_backtest import winkler
 from benchmarks.shared_data import DATA, read_pair
 from forecaster.model.baselines import baseline_forecast, calendar_closes, empirical_bounds, envelope, hstep_log_returns
 from forecaster.model.data import cut_window
@@ -78,9 +79,7 @@ def walk_forward(
 
 def interval_scores(frame: pd.DataFrame, level: float) -> pd.DataFrame:
     """``frame`` with ``inside`` and the Winkler ``score`` (price) and ``relative`` (score / as-of close)."""
-    below = (frame["yhat_lower"] - frame["actual"]).clip(lower=0.0)
-    above = (frame["actual"] - frame["yhat_upper"]).clip(lower=0.0)
-    score = frame["yhat_upper"] - frame["yhat_lower"] + 2.0 / (1.0 - level) * (below + above)
+    score = winkler(frame["actual"], frame["yhat_lower"], frame["yhat_upper"], level)
     inside = (frame["yhat_lower"] <= frame["actual"]) & (frame["actual"] <= frame["yhat_upper"])
     return frame.assign(inside=inside, score=score, relative=score / frame["close"])
 

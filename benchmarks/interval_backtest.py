@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from sqlalchemy import create_engine, text
 
 from forecaster.model.calibration import forecast_scales, serving_calibration
@@ -38,7 +39,6 @@ from forecaster.model.config import ModelConfig
 from forecaster.model.intervals import LEDGER_DAYS, apply_intervals
 from forecaster.report.markdown import markdown_table
 
-ALPHA_WINKLER = {0.8: 10.0}
 TERCILES = ("calm", "normal", "stormy")
 VARIANTS = [  # (interval_residuals, interval_scale, interval_gamma); the default first
     ("history", "flat", 0.005),
@@ -113,7 +113,9 @@ def per_run(frame: pd.DataFrame, model: str = "bilstm_gru") -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def winkler(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
+def winkler(actual: ArrayLike, lower: ArrayLike, upper: ArrayLike, level: float) -> np.ndarray:
+    """The Winkler interval score of each forecast (the views' ``interval_score``): width + 2/alpha x the miss."""
+    actual, lower, upper = (np.asarray(v, dtype=float) for v in (actual, lower, upper))
     factor = 2.0 / (1.0 - level)
     return upper - lower + factor * np.maximum(lower - actual, 0) + factor * np.maximum(actual - upper, 0)
 
