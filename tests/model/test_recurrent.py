@@ -8,6 +8,7 @@ from torch import nn
 
 from forecaster.model import recurrent
 from forecaster.model.config import TrainConfig
+from forecaster.model.kernels import native_loops_available
 from forecaster.model.network import BiLSTMGRU
 from forecaster.model.recurrent import dropout, gru_last_state, training_forward, uses_bf16
 
@@ -17,8 +18,18 @@ def gradients(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> list[
     return list(torch.autograd.grad((output * weights).sum(), [x, *module.parameters()]))
 
 
+@pytest.fixture(params=["native", "python"])
+def loops(request, monkeypatch):
+    """Each GRU test runs with the C++ loops (``kernels``) and with the Python ones they stand in for."""
+    if request.param == "python":
+        monkeypatch.setattr(recurrent, "native_loops_available", lambda: False)
+    elif not native_loops_available():
+        pytest.skip("the C++ loops cannot be built on this machine (see the warning logged)")
+    return request.param
+
+
 @pytest.mark.parametrize(("batch", "steps", "inputs", "hidden"), [(32, 60, 128, 32), (3, 1, 2, 5), (1, 7, 4, 3)])
-def test_gru_last_state_is_the_grus_last_output_with_its_gradients(batch, steps, inputs, hidden):
+def test_gru_last_state_is_the_grus_last_output_with_its_gradients(loops, batch, steps, inputs, hidden):
     torch.manual_seed(0)
     gru = nn.GRU(inputs, hidden, batch_first=True).double()
     x = torch.randn(batch, steps, inputs, dtype=torch.float64, requires_grad=True)
@@ -29,7 +40,7 @@ def test_gru_last_state_is_the_grus_last_output_with_its_gradients(batch, steps,
         torch.testing.assert_close(mine, theirs, rtol=1e-10, atol=1e-12)
 
 
-def test_gru_last_state_in_float32_agrees_to_rounding():
+def test_gru_last_state_in_float32_agrees_to_rounding(loops):
     torch.manual_seed(1)
     gru = nn.GRU(128, 32, batch_first=True)
     x = torch.randn(32, 60, 128, requires_grad=True)
@@ -71,6 +82,19 @@ def test_training_forward_in_bfloat16_stays_close():
     full, half = training_forward(net, x), training_forward(net, x, bf16=True)
     assert full.dtype == half.dtype == torch.float32
     torch.testing.assert_close(half, full, rtol=0.05, atol=0.01)
+
+
+@pytest.mark.skipif(not recurrent.native_bf16_cpu(), reason="this CPU computes no bfloat16 natively")
+def test_training_gradients_in_bfloat16_stay_close(loops):
+    """bfloat16 runs the BiLSTM and the GRU's input products (as autocast would); the gradients stay close."""
+    torch.manual_seed(5)
+    net = BiLSTMGRU(1, 7).eval()
+    x = torch.rand(32, 60, 1)
+    full = gradients(net, x.requires_grad_(), training_forward(net, x))
+    half = gradients(net, x, training_forward(net, x, bf16=True))
+    for mine, theirs in zip(half, full, strict=True):
+        assert mine.dtype == theirs.dtype
+        assert (mine - theirs).norm() <= 0.05 * theirs.norm()
 
 
 def test_dropout_keeps_the_rate_and_the_mean():
