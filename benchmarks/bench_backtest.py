@@ -1,7 +1,7 @@
 """The 365-day walk-forward backtest of one symbol: wall time against the 10-minute target, and where it goes.
 
     python -m benchmarks.bench_backtest [--symbol BTCUSDT] [--start 2025-03-31] [--end 2026-03-30] [--out DIR]
-        [--profile] [--job JSON] [--retrain-every 7]
+        [--profile] [--job JSON] [--retrain-every 7] [--workers 2]
 
 Imports ``../shared/data/<SYMBOL>.csv`` into a fresh SQLite database, runs ``forecaster.backtest.run_backtest``
 with the default model and policy (weekly full retrain, daily fine-tune), and prints the wall time, the fits
@@ -124,6 +124,7 @@ def main() -> None:
         help='JobConfig overrides as JSON, e.g. \'{"model": {"features": ["log_return", "range"]}}\'',
     )
     parser.add_argument("--retrain-every", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2, choices=(1, 2), help="as forecaster backtest --workers")
     parser.add_argument("--profile", action="store_true", help="run under cProfile and print where the time goes")
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="bench_backtest_"))
@@ -148,7 +149,7 @@ def main() -> None:
     began = time.perf_counter()
     if profiler is not None:
         profiler.enable()
-    summary = run_backtest(sessions, key, start, end, job, out / "checkpoints", on_day=progress)
+    summary = run_backtest(sessions, key, start, end, job, out / "checkpoints", on_day=progress, workers=args.workers)
     if profiler is not None:
         profiler.disable()
     wall = time.perf_counter() - began
@@ -161,7 +162,7 @@ def main() -> None:
         files = write_backtest_files(session, key, start, end, table, out)
     print(
         f"machine: {os.cpu_count()} cores, python {platform.python_version()}, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} thread(s){', under cProfile' if profiler else ''}"
+        f"{torch.get_num_threads()} thread(s), {args.workers} process(es){', under cProfile' if profiler else ''}"
     )
     print(f"command: python -m benchmarks.bench_backtest {shlex.join(sys.argv[1:])}".rstrip())
     print(summary.line())
@@ -196,6 +197,7 @@ def main() -> None:
         "summary": summary.line(),
         "job": job.model_dump(mode="json"),
         "retrain_every": args.retrain_every,
+        "workers": args.workers,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
 

@@ -46,20 +46,22 @@ def run_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Run the daily job once: ingest, evaluate, train, forecast, publish. Exits 1 when a series fails."""
-    from flows.daily import daily
     from flows.params import check_day, check_pairs, pairs_of
     from forecaster.dates import parse_date
 
+    # the options first, with light imports: a bad one is one line within a second, before torch and Prefect load
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
-    if database_url:
-        os.environ["FORECASTER_DATABASE_URL"] = database_url  # tasks read their settings from the environment
     pairs = pairs_of(exchange, split_symbols(symbols), timeframe)
     check_pairs(pairs)
     day = parse_date(as_of, option="--as-of").date() if as_of else None
     check_day(day, "--as-of")
     job = job_config(job_file)
+    if database_url:
+        os.environ["FORECASTER_DATABASE_URL"] = database_url  # tasks read their settings from the environment
     check_database(settings(database_url))  # unreachable or outdated: one clear line, before the flow
+    from flows.daily import daily
+
     flow = (
         daily.with_options(task_runner=_dask_runner(dask_address, dask_workers))
         if (dask_address or dask_workers)
@@ -84,13 +86,14 @@ def serve_command(
 
     It never takes over a deployment made with ``prefect deploy`` (one with a work pool): choose another
     ``--name``. Stopping it pauses the schedule of its own deployment only."""
-    from flows.daily import daily
     from flows.params import check_pairs, pairs_of
-    from flows.serve import check_servable
 
     pairs = pairs_of(exchange, split_symbols(symbols), timeframe)
     check_pairs(pairs)
     job = job_config(job_file)
+    from flows.daily import daily
+    from flows.serve import check_servable
+
     check_servable(f"{daily.name}/{name}")
     parameters = {"pairs": [dataclasses.asdict(pair) for pair in pairs], "job": job.model_dump(mode="json")}
     daily.serve(

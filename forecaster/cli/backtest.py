@@ -42,25 +42,29 @@ def backtest_command(
     end: Annotated[str, typer.Option(help="Last as-of day (YYYY-MM-DD).")],
     retrain_every: Annotated[int, typer.Option(min=1, max=365, help="Days between full retrains.")] = 7,
     horizon: Annotated[int, typer.Option(min=1, max=60, help="Days ahead to forecast.")] = 7,
+    workers: Annotated[
+        int, typer.Option(min=1, max=2, help="2: a second process fits each next full retrain ahead (same fits).")
+    ] = 2,
     timeframe: TimeframeOption = "1d",
     job_file: JobOption = None,
     database_url: DatabaseOption = None,
 ) -> None:
     """Replay the daily job for each day of the range with only the candles known then, then report."""
     from forecaster.dates import parse_date
-    from forecaster.pipeline.backtest import backtest_config, check_range
 
     key = modelled_series(exchange, symbol, timeframe)
     first, last = parse_date(start, option="--start"), parse_date(end, option="--end")
     if first > last:
         raise InputError(f"--start {first:%Y-%m-%d} is after --end {last:%Y-%m-%d}")
+    from forecaster.pipeline.backtest import backtest_config, check_range  # after the options: torch loads here
+
     job = backtest_config(job_config(job_file), retrain_every=retrain_every, horizon=horizon)
     config = settings(database_url)
     use_torch_threads(config)
     sessions = open_database(config)
     check_range(sessions, key, first, last, job)  # before the run is recorded: bad input writes nothing
     parameters = {"exchange": exchange, "symbol": symbol, "start": start, "end": end, "retrain_every": retrain_every}
-    _replay(sessions, key, first, last, job, config, parameters)
+    _replay(sessions, key, first, last, job, config, parameters, workers)
 
 
 def _replay(
@@ -71,6 +75,7 @@ def _replay(
     job: JobConfig,
     config: Settings,
     parameters: dict[str, object],
+    workers: int,
 ) -> None:
     """Run the backtest on record, then print and write its report."""
     from forecaster.pipeline.backtest import (
@@ -85,7 +90,9 @@ def _replay(
 
     run_id = start_run(sessions, "backtest", parameters=parameters, as_of=last)
     try:
-        summary = run_backtest(sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress)
+        summary = run_backtest(
+            sessions, key, first, last, job, config.checkpoint_dir, run_id=run_id, on_day=_progress, workers=workers
+        )
     except BaseException as exc:
         finish_run(sessions, run_id, "failed", str(exc)[:2000])
         raise

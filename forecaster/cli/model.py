@@ -47,13 +47,13 @@ def train_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Train (or fine-tune) the BiLSTM-GRU on the rolling window ending at the as-of candle."""
-    from forecaster.pipeline.train import train_step
-
     if mode not in ("full", "finetune", "auto"):
         raise typer.BadParameter("use full, finetune or auto", param_hint="--mode")
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     job = job_config(job_file, progress_bar=True)  # every option read before the database is opened
+    from forecaster.pipeline.train import train_step  # after the options: a bad one fails before torch loads
+
     config = settings(database_url)
     use_torch_threads(config)
     sessions = open_database(config)
@@ -71,11 +71,11 @@ def forecast_command(
     database_url: DatabaseOption = None,
 ) -> None:
     """Write the forecasts of the model and the baselines as of a day."""
-    from forecaster.pipeline.forecast import forecast_step
-
     key = modelled_series(exchange, symbol, timeframe)
     asked = _parse_as_of(as_of)
     job = job_config(job_file)  # every option read before the database is opened
+    from forecaster.pipeline.forecast import forecast_step  # after the options: a bad one fails before torch loads
+
     config = settings(database_url)
     use_torch_threads(config)
     sessions = open_database(config)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,10 +25,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from forecaster.db.models import ModelVersion
 from forecaster.errors import InputError
 from forecaster.ingest.store import load_candles
+from forecaster.model.train import train
+from forecaster.pipeline.ahead import FullRetrainsAhead, worker_pool
 from forecaster.pipeline.config import JobConfig
 from forecaster.pipeline.evaluate import evaluate_step
 from forecaster.pipeline.forecast import forecast_step
-from forecaster.pipeline.train import train_step
+from forecaster.pipeline.train import Fit, train_step
 from forecaster.report.accuracy import accuracy_table, scored_forecasts
 from forecaster.report.calibration import VOLATILITY_DAYS, calibration_table, plot_calibration
 from forecaster.report.plots import plot_forecasts, plot_rolling_mae
@@ -56,6 +59,7 @@ class BacktestSummary:
     days: list[DayResult] = field(default_factory=list)
     skipped: int = 0
     seconds: float = 0.0
+    ahead: int = 0  # full retrains a second process fitted ahead (``workers=2``)
 
     def line(self) -> str:
         full = sum(1 for d in self.days if d.trained and d.mode == "full")
@@ -63,8 +67,8 @@ class BacktestSummary:
         train_s = sum(d.train_seconds for d in self.days)
         return (
             f"{self.key} {self.start:%Y-%m-%d}..{self.end:%Y-%m-%d}: {len(self.days)} days run, {self.skipped} "
-            f"already done; {full} full retrains, {tuned} fine-tunes, {train_s:.0f} s training, "
-            f"{self.seconds:.0f} s in all"
+            f"already done; {full} full retrains ({self.ahead} fitted ahead), {tuned} fine-tunes, {train_s:.0f} s "
+            f"training, {self.seconds:.0f} s in all"
         )
 
 
@@ -112,8 +116,12 @@ def run_backtest(
     *,
     run_id: int | None = None,
     on_day: Callable[[DayResult, int, int], None] | None = None,
+    workers: int = 1,
 ) -> BacktestSummary:
-    """Replay the daily job for every stored as-of day in ``[start, end]``; see the module docstring."""
+    """Replay the daily job for every stored as-of day in ``[start, end]``; see the module docstring.
+
+    ``workers=2``: a second process fits each next full retrain ahead (``ahead.FullRetrainsAhead``), the
+    same fits, on two cores."""
     if job.run_kind != RUN_KIND:
         raise ValueError("a backtest runs with run_kind='backtest' (see backtest_config)")
     check_range(sessions, key, start, end, job)
@@ -124,14 +132,21 @@ def run_backtest(
         done = forecast_days(session, key, RUN_KIND, start, end, model=MODEL)
     todo = [day for day in stored if day not in done]
     summary.skipped = len(stored) - len(todo)
-    for number, day in enumerate(todo, start=1):
-        evaluate_step(sessions, key)
-        trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id)
-        wrote = forecast_step(sessions, key, day, job, run_id=run_id, checkpoint_dir=checkpoint_dir)
-        result = DayResult(day, trained.mode, trained.trained, trained.seconds, wrote.written, wrote.problems)
-        summary.days.append(result)
-        if on_day is not None:
-            on_day(result, number, len(todo))
+    if workers not in (1, 2):
+        raise InputError(f"workers must be 1 or 2 (a second process fits the full retrains ahead), not {workers}")
+    with ExitStack() as stack:
+        fit: Fit = train
+        if workers == 2 and todo:
+            fit = FullRetrainsAhead(stack.enter_context(worker_pool()), sessions, key, todo, job)
+        for number, day in enumerate(todo, start=1):
+            evaluate_step(sessions, key)
+            trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id, fit=fit)
+            wrote = forecast_step(sessions, key, day, job, run_id=run_id, checkpoint_dir=checkpoint_dir)
+            result = DayResult(day, trained.mode, trained.trained, trained.seconds, wrote.written, wrote.problems)
+            summary.days.append(result)
+            if on_day is not None:
+                on_day(result, number, len(todo))
+        summary.ahead = fit.taken if isinstance(fit, FullRetrainsAhead) else 0
     evaluate_step(sessions, key)
     summary.seconds = time.perf_counter() - began
     return summary

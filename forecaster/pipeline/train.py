@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,9 @@ from forecaster.registry.manifest import build_manifest
 from forecaster.registry.versions import latest_version, load_version, save_and_register
 from forecaster.series import SeriesKey, of_series
 from forecaster.timeframes import require_daily
+
+# ``train``'s signature: ``fit(candles, as_of, model_cfg, train_cfg, parent=...)``
+Fit = Callable[..., TrainedModel]
 
 
 @dataclass(frozen=True)
@@ -54,8 +58,11 @@ def train_step(
     checkpoint_dir: Path,
     *,
     run_id: int | None = None,
+    fit: Fit = train,
 ) -> TrainOutcome:
     """Train the model for ``as_of`` (full, fine-tune, or as the auto policy decides) and register it.
+
+    ``fit`` makes the fit (``train``; a backtest passes ``ahead.FullRetrainsAhead``, which may have made it).
 
     One trainer per series at a time: the fit and its registration hold this process's torch turn
     and the series' lock (``forecaster.db.locks``), and whoever comes second finds the version of
@@ -76,7 +83,7 @@ def train_step(
             parent_row = latest_version(session, key, config.run_kind, as_of)
         parent, chosen, reason = _choose(sessions, checkpoint_dir, parent_row, candles, as_of, mode, config)
         seed_everything(config.train.seed)  # the entry of this training run: the same seed, the same weights
-        model = train(candles, pd.Timestamp(as_of), config.model, config.train, parent=parent)
+        model = fit(candles, pd.Timestamp(as_of), config.model, config.train, parent=parent)
         used = candles[candles["ts"] >= model.train_start]
         manifest = build_manifest(used, seed=config.train.seed, mode=chosen, reason=reason)
         version = save_and_register(

@@ -72,3 +72,29 @@ def test_parsing_imports_no_heavy_library(args, code):
     probe = parse_only(args)
     assert probe["code"] == code
     assert probe["heavy"] == []
+
+
+# A bad value needs the command's own light checks (dates, symbols, exchanges: pandas and ccxt), never the
+# libraries of the work it would have done.
+WORK = ("torch", "pytorch_lightning", "lightning_fabric", "prefect", "matplotlib")
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["train", "-e", "binance", "-s", "BTC/USDT", "--mode", "partial"], 2),
+        (["train", "-e", "binance", "-s", "BTC/USDT", "--as-of", "2999-01-01"], 1),
+        (["forecast", "-e", "binance", "-s", "BTCUSDT"], 1),
+        (["backtest", "-e", "binance", "-s", "BTC/USDT", "--start", "2024-06-30", "--end", "2024-06-01"], 1),
+        (["backtest", "-e", "binance", "-s", "BTC/USDT", "--start", "2024-06-01", "--end", "2999-01-01"], 1),
+        (["run", "--as-of", "2999-01-01"], 1),
+        (["run", "--symbols", "BTC/USDT,BTCUSDT"], 1),
+        (["run", "--exchange", "nosuchex"], 1),
+        (["run", "--mode", "sometimes"], 2),
+        (["serve", "-e", "binance", "--symbols", " , "], 2),
+    ],
+)
+def test_a_bad_value_fails_before_torch_and_prefect_load(args, code):
+    probe = parse_only(args)
+    assert probe["code"] == code
+    assert [name for name in probe["heavy"] if name in WORK] == []
