@@ -28,8 +28,9 @@ import pandas as pd
 import torch
 
 from benchmarks.shared_data import DATA, read_pair
-from forecaster.model import ModelConfig, TrainConfig, forecast, seed_everything, train
+from forecaster.model import ModelConfig, TrainConfig, forecast
 from forecaster.model.baselines import baseline_forecast
+from forecaster.model.train import seed_everything, train
 from forecaster.report.markdown import markdown_table
 
 SETUPS: dict[str, ModelConfig] = {

@@ -41,7 +41,8 @@ os.environ["FORECASTER_EXCHANGE_CONCURRENCY"] = "0"
 from forecaster.db.engine import make_engine, session_factory  # noqa: E402
 from forecaster.db.migrate import upgrade  # noqa: E402
 from forecaster.db.models import ModelVersion  # noqa: E402
-from forecaster.model import TrainedModel, seed_everything, train  # noqa: E402
+from forecaster.model import TrainedModel  # noqa: E402
+from forecaster.model.train import seed_everything, train  # noqa: E402
 from forecaster.pipeline.train import train_step  # noqa: E402
 from forecaster.runtime import set_torch_threads  # noqa: E402
 from forecaster.series import SeriesKey  # noqa: E402

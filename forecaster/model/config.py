@@ -167,3 +167,8 @@ class TrainConfig(BaseModel):
         if self.val_days >= self.window_days:
             raise ValueError(f"val_days ({self.val_days}) must be shorter than window_days ({self.window_days})")
         return self
+
+
+def required_days(model_cfg: ModelConfig, train_cfg: TrainConfig) -> int:
+    """Fewest candles a training window needs: one lost to differencing, one training window, the tail."""
+    return 1 + model_cfg.lookback + model_cfg.horizon + train_cfg.val_days

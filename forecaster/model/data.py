@@ -26,7 +26,7 @@ import torch
 from numpy.lib.stride_tricks import sliding_window_view
 from torch.utils.data import DataLoader, TensorDataset
 
-from forecaster.model.config import ModelConfig, TrainConfig
+from forecaster.model.config import ModelConfig, TrainConfig, required_days
 from forecaster.model.features import (
     ONE_DAY,
     check_as_of,
@@ -51,11 +51,6 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.x)
-
-
-def required_days(model_cfg: ModelConfig, train_cfg: TrainConfig) -> int:
-    """Fewest candles a training window needs: one lost to differencing, one training window, the tail."""
-    return 1 + model_cfg.lookback + model_cfg.horizon + train_cfg.val_days
 
 
 def cut_window(candles: pd.DataFrame, as_of: pd.Timestamp, window_days: int) -> pd.DataFrame:

@@ -6,8 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from forecaster.model.config import ModelConfig, TrainConfig
-from forecaster.model.data import required_days
+from forecaster.model.config import ModelConfig, TrainConfig, required_days
 from forecaster.results.gate import GateConfig
 
 TrainMode = Literal["full", "finetune", "auto"]

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from forecaster.model import ModelConfig
-from forecaster.model.data import CandleDataModule, Windows, required_days
+from forecaster.model.config import required_days
+from forecaster.model.data import CandleDataModule, Windows
 from forecaster.model.features import split_contiguous
 from forecaster.model.scaling import Scaler
 from tests.support.candles import random_walk

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
+from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast
+from forecaster.model.train import seed_everything, train
 from tests.support.candles import make_candles
 
 WINDOW, HELD_BACK = 600, 150

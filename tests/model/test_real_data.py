@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from benchmarks.shared_data import pair_path, read_pair
-from forecaster.model import forecast, seed_everything, train
+from forecaster.model import forecast
 from forecaster.model.data import CandleDataModule
+from forecaster.model.train import seed_everything, train
 from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 DAY = pd.Timedelta(days=1)

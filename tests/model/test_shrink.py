@@ -10,8 +10,9 @@ import pandas as pd
 import pydantic
 import pytest
 
-from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast, seed_everything, train
+from forecaster.model import ModelConfig, TrainConfig, TrainedModel, forecast
 from forecaster.model.shrink import shrink_factors
+from forecaster.model.train import seed_everything, train
 from forecaster.registry.checkpoint import load_checkpoint, save_checkpoint
 from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 

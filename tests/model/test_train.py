@@ -8,7 +8,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from forecaster.model import ModelConfig, TrainedModel, forecast, seed_everything, train
+from forecaster.model import ModelConfig, TrainedModel, forecast
+from forecaster.model.train import seed_everything, train
 from tests.support.tiny import TINY_MODEL, TINY_TRAIN
 
 

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import torch
 
-from forecaster.model import TrainedModel, forecast, seed_everything, train
+from forecaster.model import TrainedModel, forecast
+from forecaster.model.train import seed_everything, train
 from forecaster.registry.checkpoint import (
     CheckpointError,
     checkpoint_bytes,
