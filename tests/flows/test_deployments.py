@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from prefect.cli.deploy._models import PrefectYamlModel
 from prefect.client.orchestration import get_client
@@ -38,6 +39,7 @@ def test_prefect_yaml_declares_the_documented_daily_schedule():
     assert params["train_mode"] == "auto" and params["catch_up_days"] == 7
 
 
+@pytest.mark.slow  # starts the console command as a serving process
 def test_serve_registers_the_deployment_and_stops_cleanly(prefect_server, tmp_path):
     env = os.environ | {"PREFECT_API_URL": PREFECT_API_URL.value(), "FORECASTER_DATA_DIR": str(tmp_path)}
     process = subprocess.Popen(
