@@ -9,7 +9,7 @@ taken from the worker; when the policy retrains on another day (a degraded valid
 in the backtest's process as usual, the guess is dropped, and the next one starts from that day.
 
 Same code, candles, configuration and seed: the same weights as a fit made in the backtest's own process
-(``tests/pipeline/test_ahead.py`` compares the forecasts of both). The pool is
+(``tests/pipeline/test_ahead.py`` compares the model versions and forecasts of both). The pool is
 ``concurrent.futures.ProcessPoolExecutor``, one worker, started with ``spawn`` (torch and forked threads do not
 mix), one torch thread, as the backtest's process.
 """
@@ -22,7 +22,6 @@ import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timedelta
-from typing import Any
 
 import pandas as pd
 import torch
@@ -48,7 +47,9 @@ def worker_pool() -> ProcessPoolExecutor:
     )
 
 
-def fit_in_full(candles: pd.DataFrame, as_of: pd.Timestamp, model_cfg: ModelConfig, train_cfg: TrainConfig) -> Any:
+def fit_in_full(
+    candles: pd.DataFrame, as_of: pd.Timestamp, model_cfg: ModelConfig, train_cfg: TrainConfig
+) -> TrainedModel:
     """A full retrain as ``train_step`` makes it: seeded at its entry (runs in the worker)."""
     seed_everything(train_cfg.seed)
     return train(candles, as_of, model_cfg, train_cfg)

@@ -124,6 +124,8 @@ def run_backtest(
     same fits, on two cores."""
     if job.run_kind != RUN_KIND:
         raise ValueError("a backtest runs with run_kind='backtest' (see backtest_config)")
+    if workers not in (1, 2):
+        raise InputError(f"workers must be 1 or 2 (a second process fits the full retrains ahead), not {workers}")
     check_range(sessions, key, start, end, job)
     began = time.perf_counter()
     summary = BacktestSummary(key, start, end)
@@ -132,12 +134,13 @@ def run_backtest(
         done = forecast_days(session, key, RUN_KIND, start, end, model=MODEL)
     todo = [day for day in stored if day not in done]
     summary.skipped = len(stored) - len(todo)
-    if workers not in (1, 2):
-        raise InputError(f"workers must be 1 or 2 (a second process fits the full retrains ahead), not {workers}")
     with ExitStack() as stack:
-        fit: Fit = train
-        if workers == 2 and todo:
-            fit = FullRetrainsAhead(stack.enter_context(worker_pool()), sessions, key, todo, job)
+        ahead = (
+            FullRetrainsAhead(stack.enter_context(worker_pool()), sessions, key, todo, job)
+            if workers == 2 and todo
+            else None
+        )
+        fit: Fit = ahead if ahead is not None else train
         for number, day in enumerate(todo, start=1):
             evaluate_step(sessions, key)
             trained = train_step(sessions, key, day, "auto", job, checkpoint_dir, run_id=run_id, fit=fit)
@@ -146,7 +149,7 @@ def run_backtest(
             summary.days.append(result)
             if on_day is not None:
                 on_day(result, number, len(todo))
-        summary.ahead = fit.taken if isinstance(fit, FullRetrainsAhead) else 0
+        summary.ahead = ahead.taken if ahead is not None else 0
     evaluate_step(sessions, key)
     summary.seconds = time.perf_counter() - began
     return summary
